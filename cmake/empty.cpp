@@ -1,0 +1,1 @@
+// An empty translation unit: anchors the shared precompiled header and libraries with no sources yet.

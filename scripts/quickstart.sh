@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is needed, builds, splits the shipped sample dataset
+# (hand-sign digits) and trains a small convnet on it from scratch, printing the test accuracy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+work="${IMAGEFIT_QUICKSTART_DIR:-out/quickstart}"
+rm -rf "$work" && mkdir -p "$work"
+build/imagefit split data/sample-sign-digits "$work/data" --val 0.2 --test 0.2 --seed 0
+build/imagefit train "$work/data" -o "$work/sign-digits.imagefit" --image-size 64 --epochs 25 --seed 0
+build/imagefit evaluate "$work/sign-digits.imagefit" "$work/data/test" --mistakes 3

@@ -1,0 +1,56 @@
+// imagefit augment DATA -o grid.png: a preview grid of what an --augment setting does.
+#include <cstdio>
+
+#include "augment/augment_params.h"
+#include "augment/augmenter.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "data/dataset.h"
+#include "data/image_io.h"
+#include "report/image_grid.h"
+#include "train/image_cache.h"
+
+namespace imagefit::cli {
+
+void add_augment_command(CLI::App& app) {
+  struct Opts {
+    std::string data, output = "augment-preview.png", augment = "keras-tutorial";
+    int rows = 2, cols = 4, image_size = 180, cell = 200;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("augment", "Write a preview grid of augmented training images (see what --augment does).");
+  cmd->footer("Each row is one training image: the original, then augmented versions.\n"
+              "Example: imagefit augment data/ --augment keras-tutorial -o preview.png\n"
+              "Presets: none, light, keras-tutorial, strong, d2l-hotdog; or key=value pairs, e.g.\n"
+              "  --augment rotation_range=40,zoom_range=0.2,horizontal_flip=true,fill_mode=nearest");
+  cmd->add_option("data", o->data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("-o,--output", o->output, "PNG file to write")->capture_default_str();
+  cmd->add_option("--augment", o->augment, "Preset or key=value list")->capture_default_str();
+  cmd->add_option("--rows", o->rows, "Rows (one training image each)")->capture_default_str();
+  cmd->add_option("--cols", o->cols, "Columns (original + augmented versions)")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Network input size the augmentation produces")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->callback([o] {
+    if (o->rows < 1 || o->cols < 2) throw Error("--rows must be at least 1 and --cols at least 2");
+    AugmentParams params = parse_augment(o->augment);
+    Augmenter augmenter(params, o->image_size, o->image_size);
+    Dataset ds = open_dataset(o->data);
+    Rng pick(mix_seed({o->seed, 0x91C}));
+    std::vector<GridCell> cells;
+    for (int r = 0; r < o->rows; ++r) {
+      const auto& item = ds.train.images[pick() % ds.train.images.size()];
+      cv::Mat base = resize_to_square(read_image_rgb(item.path), o->image_size);
+      cells.push_back({base, "original: " + ds.classes[item.label], std::filesystem::path(item.path).filename().string()});
+      for (int c = 1; c < o->cols; ++c) {
+        Rng rng(mix_seed({o->seed, uint64_t(r), uint64_t(c)}));
+        cells.push_back({augmenter.apply(base, rng), "augmented #" + std::to_string(c), ""});
+      }
+    }
+    write_image_grid_png(cells, o->cols, o->cell, "--augment " + o->augment + "  (" + describe(params) + ")", o->output);
+    std::printf("wrote %s (%dx%d grid, %s)\n", o->output.c_str(), o->rows, o->cols, describe(params).c_str());
+  });
+}
+
+}  // namespace imagefit::cli

@@ -1,0 +1,56 @@
+// imagefit evaluate MODEL DIR
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "eval/evaluate.h"
+
+namespace imagefit::cli {
+
+void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
+  auto opt = std::make_shared<EvaluateOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto quiet = std::make_shared<bool>(false);
+  auto show_mistakes = std::make_shared<int>(10);
+  auto* cmd = app.add_subcommand("evaluate", "Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled images.");
+  cmd->footer("DIR is a folder of class folders, or a dataset root (its test/ split is used).\n"
+              "Example: imagefit evaluate model.imagefit data/test --json");
+  cmd->add_option("model", opt->model, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("dir", opt->data, "Folder of class folders")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--mistakes", *show_mistakes, "How many of the most confident mistakes to list")->capture_default_str();
+  cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
+  cmd->add_option("--device", opt->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  cmd->add_flag("--strict", opt->strict, "Unreadable images are errors");
+  cmd->add_flag("--json", *json, "Print JSON: accuracy, loss, per_class, confusion, mistakes");
+  cmd->add_flag("-q,--quiet", *quiet, "No progress output");
+  cmd->callback([opt, json, quiet, show_mistakes, &global] {
+    opt->threads = global.threads;
+    opt->progress = !*quiet && !*json;
+    Evaluation ev = evaluate_model(*opt);
+    if (*json) {
+      nlohmann::json j = metrics_to_json(ev.metrics);
+      j["classes"] = ev.classes;
+      j["mistakes"] = nlohmann::json::array();
+      for (const auto& m : ev.mistakes)
+        j["mistakes"].push_back({{"path", m.path}, {"true", ev.classes[m.truth]}, {"predicted", ev.classes[m.predicted]},
+                                 {"probability", m.probability}});
+      j["skipped"] = ev.skipped;
+      j["seconds"] = ev.seconds;
+      std::cout << j.dump(2) << std::endl;
+      return;
+    }
+    std::cout << metrics_to_text(ev.metrics);
+    if (!ev.mistakes.empty() && *show_mistakes > 0) {
+      std::printf("\nmost confident mistakes (%zu in all):\n", ev.mistakes.size());
+      for (size_t i = 0; i < ev.mistakes.size() && int(i) < *show_mistakes; ++i) {
+        const auto& m = ev.mistakes[i];
+        std::printf("  %s: true %s, predicted %s (%.3f)\n", m.path.c_str(), ev.classes[m.truth].c_str(),
+                    ev.classes[m.predicted].c_str(), m.probability);
+      }
+    }
+    if (!ev.skipped.empty()) std::printf("\n%zu unreadable images skipped\n", ev.skipped.size());
+  });
+}
+
+}  // namespace imagefit::cli

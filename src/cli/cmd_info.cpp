@@ -1,0 +1,39 @@
+// imagefit info MODEL
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "weights/model_file.h"
+
+namespace imagefit::cli {
+
+void add_info_command(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("info", "Show what is in a model file: architecture, classes, preprocessing, training summary.");
+  cmd->add_option("model", *path, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--json", *json, "Print the metadata as JSON");
+  cmd->callback([path, json] {
+    nlohmann::json meta = read_model_metadata(*path);
+    if (*json) {
+      std::cout << meta.dump(2) << std::endl;
+      return;
+    }
+    const auto& net = meta["network"];
+    std::printf("model:          %s (format version %d)\n", path->c_str(), meta.value("format_version", 0));
+    std::printf("architecture:   %s", net.value("arch", "?").c_str());
+    if (net.value("alpha", 1.0) != 1.0) std::printf(" alpha=%g", net.value("alpha", 1.0));
+    std::printf("\ninput:          %dx%d RGB, normalization %s\n", net.value("image_size", 0), net.value("image_size", 0),
+                net.value("normalization", "?").c_str());
+    std::printf("classes (%zu):  ", net["classes"].size());
+    for (size_t i = 0; i < net["classes"].size(); ++i) std::printf("%s%s", i ? ", " : "", net["classes"][i].get<std::string>().c_str());
+    std::printf("\nhead:           %s pooling, hidden %lld, dropout %.2f\n", net["head"].value("pooling", "?").c_str(),
+                (long long)net["head"].value("hidden", 0), net["head"].value("dropout", 0.0));
+    if (meta.contains("training")) {
+      const auto& t = meta["training"];
+      std::printf("training:       %s\n", t.dump().c_str());
+    }
+  });
+}
+
+}  // namespace imagefit::cli

@@ -1,0 +1,32 @@
+#include <csignal>
+
+#include <torch/torch.h>
+
+#include "cli/commands.h"
+#include "core/parallel.h"
+
+namespace imagefit::cli {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) {
+  if (g_interrupted) std::_Exit(130);  // second Ctrl-C: stop now
+  g_interrupted = 1;
+}
+}  // namespace
+
+bool interrupted() { return g_interrupted != 0; }
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void apply_threads(const GlobalOptions& global) {
+  torch::set_num_threads(global.threads > 0 ? global.threads : hardware_threads());
+}
+
+}  // namespace imagefit::cli

@@ -1,0 +1,75 @@
+#include "eval/predictor.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "models/device.h"
+#include "models/input_tensor.h"
+#include "train/image_cache.h"
+#include "weights/saved_model.h"
+
+namespace imagefit {
+
+namespace {
+
+class TorchPredictor : public Predictor {
+ public:
+  TorchPredictor(const std::string& path, const std::string& device)
+      : model_(load_model(path)), device_(resolve_device(device)) {
+    model_.network->to(device_);
+    model_.network->eval();
+  }
+
+  std::vector<std::vector<float>> probabilities(const std::vector<cv::Mat>& rgb) override {
+    std::vector<std::vector<float>> out;
+    const int size = model_.spec.image_size;
+    constexpr size_t kChunk = 32;
+    for (size_t first = 0; first < rgb.size(); first += kChunk) {
+      std::vector<cv::Mat> chunk;
+      for (size_t i = first; i < std::min(rgb.size(), first + kChunk); ++i) chunk.push_back(resize_to_square(rgb[i], size));
+      auto batch = images_to_tensor(chunk, model_.spec.normalization);
+      torch::Tensor probs;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        torch::NoGradGuard no_grad;
+        probs = torch::softmax(model_.network->forward(batch.to(device_)), 1).to(torch::kCPU).contiguous();
+      }
+      const int64_t c = probs.size(1);
+      const float* p = probs.data_ptr<float>();
+      for (int64_t i = 0; i < probs.size(0); ++i) out.emplace_back(p + i * c, p + (i + 1) * c);
+    }
+    return out;
+  }
+
+  std::vector<std::vector<ClassScore>> predict(const std::vector<cv::Mat>& rgb, int top_k) override {
+    std::vector<std::vector<ClassScore>> out;
+    const auto& classes = model_.spec.classes;
+    const size_t k = top_k <= 0 ? classes.size() : std::min<size_t>(size_t(top_k), classes.size());
+    for (const auto& probs : probabilities(rgb)) {
+      std::vector<int> order(probs.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return probs[a] > probs[b]; });
+      std::vector<ClassScore> top;
+      for (size_t i = 0; i < k; ++i) top.push_back({order[i], classes[order[i]], probs[order[i]]});
+      out.push_back(std::move(top));
+    }
+    return out;
+  }
+
+  const std::vector<std::string>& classes() const override { return model_.spec.classes; }
+  int image_size() const override { return model_.spec.image_size; }
+  const nlohmann::json& metadata() const override { return model_.metadata; }
+
+ private:
+  SavedModel model_;
+  torch::Device device_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+std::unique_ptr<Predictor> Predictor::open(const std::string& model_path, const std::string& device) {
+  return std::make_unique<TorchPredictor>(model_path, device);
+}
+
+}  // namespace imagefit

@@ -1,0 +1,25 @@
+#pragma once
+// Optimizers by Keras/PyTorch name, with Keras's defaults where users expect them.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace imagefit {
+
+struct OptimizerSpec {
+  std::string name = "rmsprop";  // rmsprop | adam | adamw | sgd
+  double lr = 0;                 // 0 → default_learning_rate(name)
+  double weight_decay = 0;
+  double momentum = 0.9;
+};
+
+double default_learning_rate(const std::string& name);
+// One parameter group a list, each with its own learning rate (discriminative fine-tuning).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec,
+                                                        const std::vector<std::vector<torch::Tensor>>& groups,
+                                                        const std::vector<double>& lrs);
+void set_learning_rates(torch::optim::Optimizer& opt, const std::vector<double>& lrs);
+
+}  // namespace imagefit

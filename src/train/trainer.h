@@ -1,0 +1,44 @@
+#pragma once
+// `imagefit train`: from a dataset folder to a model file, keeping the best epoch by val_loss
+// (Keras ModelCheckpoint(save_best_only=True, monitor="val_loss")).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace imagefit {
+
+struct TrainOptions {
+  std::string data;               // dataset folder (class folders, or train/validation/test)
+  std::string output = "model.imagefit";
+  std::string arch;               // "" → from --weights, else simple-cnn
+  std::string weights;            // pretrained backbone weights file (Keras .h5 / torchvision .pth)
+  std::string strategy = "auto";  // scratch | feature-extract | fine-tune | auto
+  int image_size = 0;             // 0 → 180 (simple-cnn) or the backbone's size
+  int epochs = 0;                 // 0 → 30 from scratch, 20 for transfer learning
+  int batch_size = 32;
+  std::string optimizer;          // "" → rmsprop (scratch, as Keras) / adam (transfer)
+  double lr = 0;                  // 0 → optimizer's default
+  double weight_decay = 0;
+  double momentum = 0.9;          // sgd
+  double dropout = 0.5;
+  int head_hidden = 0;
+  std::string unfreeze = "auto";  // fine-tune: number of backbone stages to train, or "all"
+  uint64_t seed = 0;
+  int threads = 0;                // 0 → all cores
+  int patience = 0;               // early stopping on val_loss; 0 = off
+  double val_split = 0.2;         // taken from train when there is no validation split
+  std::string augment = "none";   // preset or key=value list (augment/augment_params.h)
+  bool strict = false;            // unreadable images are errors instead of being skipped
+  std::string device = "cpu";     // cpu | cuda | cuda:N | auto
+  bool progress = true;           // progress bars and per-epoch lines on stderr
+};
+
+// Returns the summary (best_epoch, val_loss, val_accuracy, test_loss, test_accuracy, classes, model,
+// seconds, ...). `interrupted` is polled between batches: when it returns true, training stops
+// after saving what it has (the best model so far and the history).
+nlohmann::json train_model(const TrainOptions& options, const std::function<bool()>& interrupted = nullptr);
+
+}  // namespace imagefit

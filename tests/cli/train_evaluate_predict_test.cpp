@@ -1,0 +1,200 @@
+// End to end through the built binary: split the shipped sample dataset, train from scratch,
+// evaluate, predict, info — and the bad inputs a user will meet.
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <sstream>
+
+#include "core/fs.h"
+#include "test_support.h"
+
+using namespace imagefit;
+using imagefit::test::imagefit_binary;
+using imagefit::test::run_command;
+using imagefit::test::source_dir;
+
+namespace {
+std::string bin() { return imagefit_binary().string(); }
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// The last JSON object in the output (train/evaluate print progress on stderr before it).
+nlohmann::json last_json(const std::string& out) {
+  auto pos = out.rfind("\n{");
+  return nlohmann::json::parse(out.substr(pos == std::string::npos ? out.find('{') : pos + 1));
+}
+
+// Trained once for all tests in this file (the slow part).
+struct Trained {
+  TempDir dir;
+  fs::path data, model;
+  nlohmann::json summary;
+  std::string output;
+};
+Trained& trained() {
+  static Trained* t = [] {
+    auto* t = new Trained;
+    t->data = t->dir.path() / "data";
+    t->model = t->dir.path() / "digits.imagefit";
+    auto split = run_command(bin() + " split " + q(source_dir() / "data/sample-sign-digits") + " " + q(t->data) +
+                             " --val 0.2 --test 0.2 --seed 0");
+    EXPECT_EQ(split.exit_code, 0) << split.output;
+    auto r = run_command(bin() + " train " + q(t->data) + " -o " + q(t->model) +
+                         " --image-size 64 --epochs 25 --seed 0 --json");
+    t->output = r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    t->summary = last_json(r.output);
+    return t;
+  }();
+  return *t;
+}
+
+void write_png(const fs::path& p, int value) {
+  fs::create_directories(p.parent_path());
+  cv::imwrite(p.string(), cv::Mat(24, 24, CV_8UC3, cv::Scalar(value, 255 - value, 40)));
+}
+}  // namespace
+
+TEST(EndToEnd, TrainsWellAboveChanceOnTheSampleDataset) {
+  auto& t = trained();
+  const auto& s = t.summary;
+  for (const char* key : {"best_epoch", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "classes", "model", "seconds"})
+    EXPECT_TRUE(s.contains(key)) << key;
+  EXPECT_EQ(s["classes"].size(), 10u);
+  // 10 classes: chance is 0.10.
+  EXPECT_GE(s["test_accuracy"].get<double>(), 0.6) << t.output;
+  EXPECT_GE(s["val_accuracy"].get<double>(), 0.6);
+  EXPECT_TRUE(fs::exists(t.model));
+  // History CSV next to the model, one line an epoch.
+  const std::string csv = read_file(t.dir.path() / "digits.history.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + s["epochs_run"].get<int>());
+  // The progress output names each epoch and marks saved checkpoints.
+  EXPECT_NE(t.output.find("val_loss"), std::string::npos);
+  EXPECT_NE(t.output.find("saved (best val_loss)"), std::string::npos);
+}
+
+TEST(EndToEnd, EvaluateAgreesWithTrainingsTestAccuracy) {
+  auto& t = trained();
+  auto r = run_command(bin() + " evaluate " + q(t.model) + " " + q(t.data / "test") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = last_json(r.output);
+  EXPECT_NEAR(j["accuracy"].get<double>(), t.summary["test_accuracy"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["loss"].get<double>(), t.summary["test_loss"].get<double>(), 1e-4);
+  ASSERT_EQ(j["per_class"].size(), 10u);
+  long total = 0, diagonal = 0;
+  for (size_t r_ = 0; r_ < 10; ++r_)
+    for (size_t c = 0; c < 10; ++c) {
+      total += j["confusion"][r_][c].get<long>();
+      if (r_ == c) diagonal += j["confusion"][r_][c].get<long>();
+    }
+  EXPECT_EQ(total, 120);  // 12 test images a class
+  EXPECT_NEAR(double(diagonal) / total, j["accuracy"].get<double>(), 1e-12);
+  auto text = run_command(bin() + " evaluate " + q(t.model) + " " + q(t.data));  // dataset root → its test/
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("precision"), std::string::npos);
+  EXPECT_NE(text.output.find("confusion matrix"), std::string::npos);
+}
+
+TEST(EndToEnd, PredictFilesAndFoldersWithJsonCsvAndBadFiles) {
+  auto& t = trained();
+  const fs::path img = *fs::directory_iterator(t.data / "test" / "3");
+  auto r = run_command(bin() + " predict " + q(t.model) + " " + q(img) + " --json --top-k 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["path"], img.string());
+  ASSERT_EQ(j["top"].size(), 3u);
+  EXPECT_EQ(j["label"], j["top"][0]["label"]);
+  EXPECT_GE(j["top"][0]["probability"].get<double>(), j["top"][1]["probability"].get<double>());
+
+  // A folder (recursive) plus a corrupt file: the others are predicted, the exit code says something failed.
+  const fs::path bad = t.dir.path() / "corrupt.jpg";
+  atomic_write_text(bad, "\xFF\xD8\xFF\xE0 truncated");
+  auto many = run_command(bin() + " predict " + q(t.model) + " " + q(t.data / "test") + " " + q(bad) + " --csv");
+  EXPECT_NE(many.exit_code, 0);
+  std::istringstream lines(many.output);
+  std::string line;
+  int predicted = 0, errors = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind(t.data.string(), 0) == 0) ++predicted;
+    if (line.find("corrupt.jpg") != std::string::npos && line.find("cannot decode") != std::string::npos) ++errors;
+  }
+  EXPECT_EQ(predicted, 120);
+  EXPECT_EQ(errors, 1) << many.output;
+}
+
+TEST(EndToEnd, InfoDescribesTheModel) {
+  auto& t = trained();
+  auto r = run_command(bin() + " info " + q(t.model) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["network"]["arch"], "simple-cnn");
+  EXPECT_EQ(j["network"]["image_size"], 64);
+  EXPECT_EQ(j["network"]["classes"].size(), 10u);
+  EXPECT_EQ(j["training"]["best_epoch"], t.summary["best_epoch"]);
+  auto text = run_command(bin() + " info " + q(t.model));
+  EXPECT_NE(text.output.find("simple-cnn"), std::string::npos);
+}
+
+TEST(BadInput, TruncatedModelIsAClearErrorNotACrash) {
+  auto& t = trained();
+  TempDir dir;
+  const std::string bytes = read_file(t.model);
+  const fs::path cut = dir.path() / "cut.imagefit";
+  atomic_write_text(cut, bytes.substr(0, bytes.size() / 3));
+  const fs::path img = *fs::directory_iterator(t.data / "test" / "3");
+  auto r = run_command(bin() + " predict " + q(cut) + " " + q(img));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cut.imagefit"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+}
+
+TEST(BadInput, DatasetProblemsNameTheFolder) {
+  TempDir dir;
+  const fs::path ds = dir.path() / "ds";
+  write_png(ds / "cats" / "1.png", 10);
+  write_png(ds / "cats" / "2.png", 20);
+  fs::create_directories(ds / "dogs");  // empty class folder
+  auto r = run_command(bin() + " train " + q(ds) + " -o " + q(dir.path() / "m.imagefit") + " --epochs 1 -q");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("dogs: empty class folder"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "m.imagefit"));
+
+  fs::remove(ds / "dogs");  // a single class
+  r = run_command(bin() + " train " + q(ds) + " --epochs 1 -q -o " + q(dir.path() / "m.imagefit"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("only one class"), std::string::npos) << r.output;
+
+  // A class missing from one split.
+  const fs::path sp = dir.path() / "split";
+  for (const char* c : {"cats", "dogs"})
+    for (int i = 0; i < 3; ++i) write_png(sp / "train" / c / (std::to_string(i) + ".png"), 30 * i);
+  write_png(sp / "validation" / "cats" / "v.png", 5);
+  r = run_command(bin() + " train " + q(sp) + " --epochs 1 -q -o " + q(dir.path() / "m.imagefit"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("validation: class folders differ from train/; missing: dogs"), std::string::npos) << r.output;
+}
+
+TEST(BadInput, CorruptImageIsSkippedByNameOrFatalWithStrict) {
+  TempDir dir;
+  const fs::path ds = dir.path() / "ds";
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), (c[0] == 'a' ? 20 : 220) + i);
+  atomic_write_text(ds / "a" / "broken.jpg", "\xFF\xD8\xFF\xE0 not a jpeg");
+  auto r = run_command(bin() + " train " + q(ds) + " --image-size 16 --epochs 1 -o " + q(dir.path() / "m.imagefit"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("broken.jpg"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("could not be read and were skipped"), std::string::npos) << r.output;
+  r = run_command(bin() + " train " + q(ds) + " --image-size 16 --epochs 1 --strict -o " + q(dir.path() / "m2.imagefit"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("broken.jpg"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* cmd : {"split", "train", "evaluate", "predict", "info"}) {
+    auto r = run_command(bin() + " " + cmd + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd << r.output;
+  }
+  auto r = run_command(bin() + " train /nonexistent-folder");
+  EXPECT_NE(r.exit_code, 0);
+}
