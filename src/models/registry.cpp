@@ -38,9 +38,13 @@ const std::vector<ArchInfo>& architectures() {
       {"mobilenet_v2", "torchvision", "torchvision MobileNetV2 (--alpha = width_mult), 1280 features",
        [](const BackboneOptions& o) { return std::make_shared<MobileNetV2Impl>(o.alpha); }},
       {"mobilenet_v3_small", "torchvision", "torchvision MobileNetV3-Small, 576 features",
-       [](const BackboneOptions& o) { return std::make_shared<MobileNetV3Impl>(MobileNetV3Impl::Size::Small, o.alpha); }},
+       [](const BackboneOptions& o) {
+         return std::make_shared<MobileNetV3Impl>(MobileNetV3Impl::Size::Small, o.alpha);
+       }},
       {"mobilenet_v3_large", "torchvision", "torchvision MobileNetV3-Large, 960 features",
-       [](const BackboneOptions& o) { return std::make_shared<MobileNetV3Impl>(MobileNetV3Impl::Size::Large, o.alpha); }},
+       [](const BackboneOptions& o) {
+         return std::make_shared<MobileNetV3Impl>(MobileNetV3Impl::Size::Large, o.alpha);
+       }},
       {"squeezenet1_1", "torchvision", "torchvision SqueezeNet 1.1, 512 features",
        [](const BackboneOptions&) { return std::make_shared<SqueezeNet11Impl>(); }},
       {"vgg16", "torchvision", "torchvision VGG-16 convolutional part, 512 features",

@@ -15,7 +15,7 @@ const tv::BatchNormSettings kBatchNorm{1e-5, 0.1};
 // torchvision.ops.stochastic_depth(mode="row"): in training, zero each sample's residual branch
 // with probability p and scale the survivors by 1 / (1 - p).
 torch::Tensor stochastic_depth(const torch::Tensor& x, double p, bool training) {
-  return x;
+  if (!training || p == 0.0) return x;
   const double survival = 1.0 - p;
   std::vector<int64_t> shape(x.dim(), 1);
   shape[0] = x.size(0);
@@ -27,12 +27,14 @@ torch::Tensor stochastic_depth(const torch::Tensor& x, double p, bool training) 
 // torchvision.models.efficientnet.MBConv: `block` = [expand 1×1,] depthwise k×k, SE, project 1×1.
 class MBConvImpl : public torch::nn::Module {
  public:
-  MBConvImpl(int64_t expand_ratio, int64_t kernel, int64_t stride, int64_t in, int64_t out, double stochastic_depth_prob)
+  MBConvImpl(int64_t expand_ratio, int64_t kernel, int64_t stride, int64_t in, int64_t out,
+             double stochastic_depth_prob)
       : use_res_connect_(stride == 1 && in == out), stochastic_depth_prob_(stochastic_depth_prob) {
     const int64_t expanded = tv::make_divisible(static_cast<double>(in * expand_ratio), 8);
     tv::Sequential block;
     if (expanded != in) block->push_back(tv::conv_norm_activation(in, expanded, 1, 1, 1, Activation::SiLU, kBatchNorm));
-    block->push_back(tv::conv_norm_activation(expanded, expanded, kernel, stride, expanded, Activation::SiLU, kBatchNorm));
+    block->push_back(
+        tv::conv_norm_activation(expanded, expanded, kernel, stride, expanded, Activation::SiLU, kBatchNorm));
     block->push_back(
         tv::SqueezeExcitation(expanded, std::max<int64_t>(1, in / 4), Activation::SiLU, Activation::Sigmoid));
     block->push_back(tv::conv_norm_activation(expanded, out, 1, 1, 1, Activation::None, kBatchNorm));

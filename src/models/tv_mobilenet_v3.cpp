@@ -9,7 +9,7 @@ namespace {
 
 using tv::Activation;
 
-const tv::BatchNormSettings kBatchNorm{1e-5, 0.01};
+const tv::BatchNormSettings kBatchNorm{0.001, 0.01};
 
 // torchvision.models.mobilenetv3.InvertedResidualConfig (dilation 1).
 struct BlockConfig {

@@ -23,7 +23,9 @@ class FireImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Fire);
 
-torch::nn::MaxPool2d max_pool() { return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).ceil_mode(false)); }
+torch::nn::MaxPool2d max_pool() {
+  return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).ceil_mode(true));
+}
 
 }  // namespace
 

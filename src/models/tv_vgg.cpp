@@ -5,7 +5,8 @@ namespace imagefit {
 namespace {
 constexpr int kPool = 0;
 // torchvision.models.vgg.cfgs["D"]: output channels of each 3×3 conv, kPool for a 2×2 max pool.
-const int kConfigD[] = {64, 64, kPool, 128, 128, kPool, 256, 256, 256, kPool, 512, 512, 512, kPool, 512, 512, 512, kPool};
+const int kConfigD[] = {64,  64,  kPool, 128, 128, kPool, 256, 256, 256,  //
+                        kPool, 512, 512, 512, kPool, 512, 512, 512, kPool};
 }  // namespace
 
 Vgg16Impl::Vgg16Impl() {

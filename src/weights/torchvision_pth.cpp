@@ -279,7 +279,7 @@ const Value& select_state_dict(const Value& root, const std::string& path) {
     if (root.text.rfind("__torch__.", 0) == 0)
       throw Error(path + ": is a TorchScript model (torch.jit.save), not a state_dict");
     throw Error(path + ": holds a whole pickled object of class " + root.text +
-                " (torch.save(model)), not a state_dict; in Python, save torch.save(model.state_dict(), path)");
+                " (torch.save(model)), not a state_dict; in Python, use torch.save(model.state_dict(), path)");
   }
   throw Error(path + ": holds " + pickle::describe(root) + ", not a state_dict");
 }

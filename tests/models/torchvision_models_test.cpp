@@ -16,10 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/torchvision_fixtures.h"
 #include "models/registry.h"
 #include "models/tv_efficientnet.h"
 #include "test_support.h"
 #include "weights/state_dict.h"
+#include "weights/torchvision_pth.h"
 
 namespace imagefit {
 namespace {
@@ -45,6 +47,9 @@ const Case kCases[] = {
     {"vgg16", 64, 80, ""},
     {"efficientnet_b0", 64, 80, ""},
 };
+
+// gtest prints the case by its architecture name.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.arch; }
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -256,6 +261,30 @@ TEST(TorchvisionBackbones, StagesPartitionTheParametersInOrder) {
       used.insert(owner);
     }
     EXPECT_EQ(used.size(), stages.size()) << "a stage without parameters";
+  }
+}
+
+// The path users take: a torchvision state_dict file (.pth, with its classifier) read by read_pth,
+// the architecture recognised, the backbone loaded strictly; the output equals torchvision's.
+TEST(TorchvisionBackbones, LoadFromTorchvisionPthFiles) {
+  const std::vector<std::string> archs = {"mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "squeezenet1_1",
+                                          "efficientnet_b0"};
+  std::string args;
+  for (const auto& a : archs) args += a + " ";
+  IMAGEFIT_REQUIRE_TORCHVISION_FIXTURES(dir, args);
+  for (const auto& arch : archs) {
+    SCOPED_TRACE(arch);
+    const Pretrained p = load_torchvision_backbone((dir / (arch + ".pth")).string(), "");
+    EXPECT_EQ(p.arch, arch);
+    torch::Tensor input, expected;
+    for (auto& [name, t] : read_pth((dir / (arch + "_io.pth")).string())) (name == "input" ? input : expected) = t;
+    p.backbone->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor out = p.backbone->forward(input);
+    ASSERT_EQ(out.sizes(), expected.sizes());
+    double abs_diff = 0;
+    EXPECT_LE(relative_diff(out, expected, &abs_diff), 1e-4);
+    std::cout << "[ .pth     ] " << arch << " max|diff| = " << abs_diff << "\n";
   }
 }
 

@@ -21,9 +21,9 @@ struct Reference {
   torch::Tensor input, output;
 };
 
-Reference reference(const fs::path& dir, const std::string& arch) {
+Reference reference(const fs::path& dir, const std::string& arch, const std::string& suffix = "_io.pth") {
   Reference r;
-  for (auto& [name, t] : read_pth((dir / (arch + "_io.pth")).string())) (name == "input" ? r.input : r.output) = t;
+  for (auto& [name, t] : read_pth((dir / (arch + suffix)).string())) (name == "input" ? r.input : r.output) = t;
   return r;
 }
 
@@ -45,6 +45,14 @@ void expect_matches_torchvision(const fs::path& dir, const std::string& arch, co
   EXPECT_EQ(out.size(1), p.backbone->feature_channels());
   const double err = max_error(out, ref.output);
   EXPECT_LT(err, 1e-4) << arch << " differs from torchvision by " << err;
+  std::cout << "[ " << arch << " ] " << file << ": max |diff| / max(1, max |torchvision|) = " << err << "\n";
+  // In float64 rounding no longer hides small differences (a wrong epsilon, padding, order of operations).
+  const Reference ref64 = reference(dir, arch, "_io64.pth");
+  p.backbone->to(torch::kFloat64);
+  const double err64 = max_error(p.backbone->forward(ref64.input), ref64.output);
+  EXPECT_LT(err64, 1e-9) << arch << " differs from torchvision (float64) by " << err64;
+  std::cout << "[ " << arch << " ] " << file << ": float64 max |diff| / max(1, max |torchvision|) = " << err64 << "\n";
+  p.backbone->to(torch::kFloat32);
   // The comparison is sharp: the same network without the file's weights is far off.
   auto untrained = make_backbone(arch);
   untrained->eval();

@@ -71,7 +71,6 @@ void expect_error(F&& f, const fs::path& file, const std::string& needle) {
     ADD_FAILURE() << "no error for " << file;
   } catch (const Error& e) {
     const std::string msg = e.what();
-    if (std::getenv("SHOW_ERRORS")) std::cout << "ERROR: " << msg << "\n";
     EXPECT_NE(msg.find(file.string()), std::string::npos) << "message does not name the file: " << msg;
     EXPECT_NE(msg.find(needle), std::string::npos) << "message lacks '" << needle << "': " << msg;
   }
@@ -140,6 +139,11 @@ TEST(PthReader, TruncatedFilesAreErrorsNamingTheFile) {
       expect_error([&] { read_pth(cut.string()); }, cut, "truncated");
     }
   }
+}
+
+TEST(PthReader, ShortStorageRecordIsAnErrorNamingTheFile) {
+  IMAGEFIT_REQUIRE_TORCHVISION_FIXTURES(dir, kReaderArgs);
+  expect_error([&] { read_pth((dir / "short_storage.pth").string()); }, dir / "short_storage.pth", "data/0");
 }
 
 TEST(PthReader, NonTorchFilesAreErrorsNamingTheFile) {

@@ -1,0 +1,170 @@
+// The pretrained weights catalog: entries consistent with the architecture registry and with how
+// Keras / torchvision name their files; the cache folder; find_cached and best_cached_backbone.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <string>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "local_server.h"
+#include "models/registry.h"
+#include "test_support.h"
+#include "weights/catalog.h"
+#include "weights/download.h"
+
+namespace imagefit {
+namespace {
+
+using test::ScopedEnv;
+
+const WeightsEntry* find_in(const std::vector<WeightsEntry>& all, const std::string& name) {
+  for (const auto& e : all)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+TEST(WeightsCatalogTest, EntriesAreConsistent) {
+  const auto all = weights_catalog();
+  std::set<std::string> names, files, preferences;
+  std::set<std::string> archs;
+  for (const auto& a : architectures()) archs.insert(a.name);
+  for (const auto& e : all) {
+    if (e.name.rfind("test-", 0) == 0) continue;  // registered by other tests in this program
+    SCOPED_TRACE(e.name);
+    EXPECT_TRUE(names.insert(e.name).second) << "duplicate name";
+    EXPECT_TRUE(files.insert(e.file_name).second) << "duplicate file";
+    EXPECT_TRUE(preferences.insert(std::to_string(e.preference)).second) << "duplicate preference";
+    EXPECT_TRUE(archs.count(e.arch)) << "architecture " << e.arch << " is not in the registry";
+    EXPECT_EQ(e.url.rfind("https://", 0), 0u);
+    EXPECT_EQ(e.url.substr(e.url.size() - e.file_name.size()), e.file_name);
+    EXPECT_GT(e.imagenet_top1, 40);
+    EXPECT_FALSE(e.description.empty());
+    EXPECT_FALSE(e.sha256_source.empty());
+    EXPECT_TRUE(std::regex_match(e.sha256, std::regex("[0-9a-f]*")));
+    if (e.arch.rfind("keras-", 0) == 0) {
+      EXPECT_EQ(e.url.rfind("https://storage.googleapis.com/tensorflow/keras-applications/", 0), 0u);
+      EXPECT_EQ(fs::path(e.file_name).extension(), ".h5");
+    } else {
+      // torchvision: name-<first 8 hex digits of the sha256>.pth
+      EXPECT_EQ(e.url, "https://download.pytorch.org/models/" + e.file_name);
+      std::smatch m;
+      ASSERT_TRUE(std::regex_match(e.file_name, m, std::regex(".*-([0-9a-f]{8})\\.pth")));
+      EXPECT_EQ(e.sha256, m[1].str());
+      EXPECT_GT(e.size_bytes, 1024 * 1024);
+    }
+  }
+  // What the brief lists, at least.
+  for (const char* alpha : {"0.35", "0.5", "0.75", "1.0", "1.3", "1.4"}) {
+    const auto* e = find_in(all, std::string("keras-mobilenet-v2-") + alpha);
+    ASSERT_NE(e, nullptr) << alpha;
+    EXPECT_EQ(e->file_name, std::string("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_") + alpha + "_224_no_top.h5");
+    EXPECT_DOUBLE_EQ(e->alpha, std::stod(alpha));
+  }
+  for (const auto& [alpha, text] : std::vector<std::pair<std::string, std::string>>{
+           {"0.25", "2_5"}, {"0.5", "5_0"}, {"0.75", "7_5"}, {"1.0", "1_0"}}) {
+    const auto* e = find_in(all, "keras-mobilenet-v1-" + alpha);
+    ASSERT_NE(e, nullptr) << alpha;
+    EXPECT_EQ(e->file_name, "mobilenet_" + text + "_224_tf_no_top.h5");
+  }
+  for (const char* name : {"resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
+                           "mobilenet_v3_large", "squeezenet1_1", "vgg16", "efficientnet_b0"})
+    EXPECT_NE(find_in(all, name), nullptr) << name;
+  EXPECT_EQ(find_in(all, "resnet18")->url, "https://download.pytorch.org/models/resnet18-f37072fd.pth");
+
+  const std::string msg = [] {
+    try {
+      find_weights_entry("resnet19");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(msg.find("resnet18"), std::string::npos) << msg;
+}
+
+TEST(WeightsCatalogTest, CacheFolderFollowsTheEnvironment) {
+  {
+    ScopedEnv env({{"IMAGEFIT_CACHE", "/tmp/x-cache"}, {"XDG_CACHE_HOME", "/tmp/xdg"}, {"HOME", "/tmp/home"}});
+    EXPECT_EQ(weights_cache_dir(), fs::path("/tmp/x-cache"));
+  }
+  {
+    ScopedEnv env({{"IMAGEFIT_CACHE", std::nullopt}, {"XDG_CACHE_HOME", "/tmp/xdg"}, {"HOME", "/tmp/home"}});
+    EXPECT_EQ(weights_cache_dir(), fs::path("/tmp/xdg/imagefit/weights"));
+  }
+  {
+    ScopedEnv env({{"IMAGEFIT_CACHE", std::nullopt}, {"XDG_CACHE_HOME", std::nullopt}, {"HOME", "/tmp/home"}});
+    EXPECT_EQ(weights_cache_dir(), fs::path("/tmp/home/.cache/imagefit/weights"));
+  }
+}
+
+class CachedWeightsTest : public ::testing::Test {
+ protected:
+  void put(const fs::path& dir, const std::string& file, const std::string& content = "weights") {
+    fs::create_directories(dir);
+    atomic_write_text(dir / file, content);
+  }
+  TempDir dir_{"imagefit-catalog-test"};
+  fs::path cache_ = dir_.path() / "cache";
+  ScopedEnv env_{{"IMAGEFIT_CACHE", cache_.string()},
+                 {"HOME", (dir_.path() / "home").string()},
+                 {"XDG_CACHE_HOME", std::nullopt},
+                 {"TORCH_HOME", (dir_.path() / "torch").string()},
+                 {"KERAS_HOME", (dir_.path() / "keras").string()}};
+};
+
+TEST_F(CachedWeightsTest, FindsFilesByPreference) {
+  EXPECT_FALSE(best_cached_backbone());
+  EXPECT_FALSE(find_cached("resnet18"));
+
+  put(cache_, "squeezenet1_1-b8a52dc0.pth");
+  ASSERT_TRUE(best_cached_backbone());
+  EXPECT_EQ(best_cached_backbone()->entry.name, "squeezenet1_1");
+  EXPECT_EQ(best_cached_backbone()->path, cache_ / "squeezenet1_1-b8a52dc0.pth");
+
+  put(cache_, "resnet18-f37072fd.pth");
+  EXPECT_EQ(best_cached_backbone()->entry.name, "resnet18");
+  EXPECT_EQ(*find_cached("resnet18"), cache_ / "resnet18-f37072fd.pth");
+
+  // Files users already have in torch.hub's and Keras's caches count too.
+  put(dir_.path() / "torch" / "hub" / "checkpoints", "efficientnet_b0_rwightman-3dd342df.pth");
+  EXPECT_EQ(best_cached_backbone()->entry.name, "efficientnet_b0");
+  put(dir_.path() / "keras" / "models", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5");
+  EXPECT_EQ(*find_cached("keras-mobilenet-v2-1.0"),
+            dir_.path() / "keras" / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5");
+
+  // Empty files do not count.
+  put(cache_, "vgg16-397923af.pth", "");
+  EXPECT_FALSE(find_cached("vgg16"));
+}
+
+TEST_F(CachedWeightsTest, ExactSizeAndHashOfTheRealKerasFile) {
+  IMAGEFIT_REQUIRE_SHARED("weights/keras/mobilenet_2_5_224_tf_no_top.h5");
+  const WeightsEntry entry = find_weights_entry("keras-mobilenet-v1-0.25");
+  ASSERT_TRUE(entry.size_exact);
+  // A file of the wrong size under that name is not taken for it.
+  put(cache_, entry.file_name, "not the weights");
+  EXPECT_FALSE(find_cached(entry));
+  fs::copy_file(test::shared_dir() / "weights/keras/mobilenet_2_5_224_tf_no_top.h5", cache_ / entry.file_name,
+                fs::copy_options::overwrite_existing);
+  ASSERT_TRUE(find_cached(entry));
+  std::string actual;
+  EXPECT_TRUE(verify_cached_weights(entry, *find_cached(entry), &actual));
+  EXPECT_EQ(actual, entry.sha256);
+  // Same size, one byte changed: the hash catches it.
+  std::string data = read_file(cache_ / entry.file_name);
+  data[data.size() / 2] ^= 1;
+  atomic_write_text(cache_ / entry.file_name, data);
+  EXPECT_FALSE(verify_cached_weights(entry, cache_ / entry.file_name));
+}
+
+TEST(WeightsCatalogTest, FormatsSizes) {
+  EXPECT_EQ(format_bytes(95), "95 B");
+  EXPECT_EQ(format_bytes(812 * 1024), "812 KiB");
+  EXPECT_EQ(format_bytes(46830571), "44.7 MiB");
+  EXPECT_EQ(format_bytes(3LL * 1024 * 1024 * 1024), "3.00 GiB");
+}
+
+}  // namespace
+}  // namespace imagefit
