@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   add_predict_command(app, global);
   add_info_command(app);
   add_augment_command(app);
-  // (more commands are added here as they land)
+  add_weights_command(app);
+  add_serve_command(app, global);
+  add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,7 +32,7 @@ OnnxValue normalize(OnnxGraphBuilder& b, const OnnxValue& rgb, Normalization nor
     auto planes = b.split(x, "normalize.split", 1, 3);
     x = b.concat({planes[2], planes[1], planes[0]}, "normalize.bgr", 1);
   }
-  auto constant = [](const std::array<float, 3>& v) { return torch::tensor({v[0], v[1], v[2]}).reshape({1, 3, 1, 1}); };
+  auto constant = [](const std::array<float, 3>& v) { return torch::tensor({v[0], v[1], v[2]}).reshape({3, 1, 1}); };
   if (n.scale != std::array<float, 3>{1.f, 1.f, 1.f}) x = b.mul_constant(x, "normalize.mul", constant(n.scale));
   if (n.offset != std::array<float, 3>{0.f, 0.f, 0.f}) x = b.add_constant(x, "normalize.add", constant(n.offset));
   return x;

@@ -154,8 +154,10 @@ OnnxValue OnnxGraphBuilder::conv(const OnnxValue& x, const std::string& name, co
   set_attribute(n, "dilations", std::vector<int64_t>{p.dilation_h, p.dilation_w});
   set_attribute(n, "pads", std::vector<int64_t>{p.pads.top, p.pads.left, p.pads.bottom, p.pads.right});
   set_attribute(n, "group", p.groups);
-  const int64_t h = window_output_size(x.height(), p.pads.top, p.pads.bottom, p.kernel_h, p.stride_h, p.dilation_h, false);
-  const int64_t w = window_output_size(x.width(), p.pads.left, p.pads.right, p.kernel_w, p.stride_w, p.dilation_w, false);
+  const int64_t h =
+      window_output_size(x.height(), p.pads.top, p.pads.bottom, p.kernel_h, p.stride_h, p.dilation_h, false);
+  const int64_t w =
+      window_output_size(x.width(), p.pads.left, p.pads.right, p.kernel_w, p.stride_w, p.dilation_w, false);
   if (h < 1 || w < 1) throw Error("ONNX export: " + name + " gets an input too small (" + shape_string(x.shape) + ")");
   return {out, {x.shape[0], weight.size(0), h, w}};
 }
@@ -194,13 +196,14 @@ OnnxValue OnnxGraphBuilder::relu(const OnnxValue& x, const std::string& name) { 
 OnnxValue OnnxGraphBuilder::sigmoid(const OnnxValue& x, const std::string& name) { return unary("Sigmoid", x, name); }
 
 OnnxValue OnnxGraphBuilder::clip(const OnnxValue& x, const std::string& name, float lo, float hi) {
-  // Opset 11+: bounds are (scalar) inputs, not attributes.
-  const std::string out = unique(name);
-  node("Clip", out,
-       {x.name, add_initializer(name + ".min", torch::tensor(lo)),
-        add_initializer(name + ".max", torch::tensor(hi))},
-       {out});
-  return {out, x.shape};
+  // lo + (hi - lo) * HardSigmoid(x; 1 / (hi - lo), -lo / (hi - lo)) rather than Clip: opset 11+ Clip
+  // takes its bounds as inputs, which OpenCV 4.6 (Debian 12's) refuses. Exact at and beyond both
+  // bounds, within 2 float ulps in between.
+  const float range = hi - lo;
+  OnnxValue y = hard_sigmoid(x, name + ".hardsigmoid", 1.f / range, -lo / range);
+  y = mul_constant(y, lo == 0.f ? name : name + ".scale", torch::tensor({range}));
+  if (lo != 0.f) y = add_constant(y, name, torch::tensor({lo}));
+  return y;
 }
 
 OnnxValue OnnxGraphBuilder::hard_sigmoid(const OnnxValue& x, const std::string& name, float alpha, float beta) {
@@ -243,6 +246,20 @@ OnnxValue OnnxGraphBuilder::average_pool(const OnnxValue& x, const std::string& 
   return {out, {x.shape[0], x.shape[1], h, w}};
 }
 
+OnnxValue OnnxGraphBuilder::resize_nearest(const OnnxValue& x, const std::string& name, int64_t height,
+                                           int64_t width) {
+  if (height % x.height() != 0 || width % x.width() != 0)
+    throw Error("internal: ONNX Resize " + name + " by a fractional factor");
+  const std::string out = unique(name);
+  const torch::Tensor scales = torch::tensor({1.f, 1.f, float(height / x.height()), float(width / x.width())});
+  auto* n = node("Resize", out, {x.name, "", add_initializer(name + ".scales", scales)}, {out});
+  auto* mode = n->add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("nearest");
+  return {out, {x.shape[0], x.shape[1], height, width}};
+}
+
 OnnxValue OnnxGraphBuilder::global_average_pool(const OnnxValue& x, const std::string& name) {
   const std::string out = unique(name);
   node("GlobalAveragePool", out, {x.name}, {out});
@@ -267,14 +284,16 @@ OnnxValue OnnxGraphBuilder::softmax(const OnnxValue& x, const std::string& name)
 
 OnnxValue OnnxGraphBuilder::broadcast(const std::string& op, const OnnxValue& a, const OnnxValue& b,
                                       const std::string& name) {
-  if (a.shape.size() != b.shape.size())
-    throw Error("internal: ONNX " + op + " " + name + " of " + shape_string(a.shape) + " and " + shape_string(b.shape));
-  std::vector<int64_t> shape(a.shape.size());
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (a.shape[i] != b.shape[i] && a.shape[i] != 1 && b.shape[i] != 1)
+  // Numpy broadcasting: shapes aligned on the right, missing leading dimensions are 1.
+  const size_t rank = std::max(a.shape.size(), b.shape.size());
+  std::vector<int64_t> shape(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.shape.size() ? 1 : a.shape[i - (rank - a.shape.size())];
+    const int64_t db = i < rank - b.shape.size() ? 1 : b.shape[i - (rank - b.shape.size())];
+    if (da != db && da != 1 && db != 1)
       throw Error("internal: ONNX " + op + " " + name + " of " + shape_string(a.shape) + " and " +
                   shape_string(b.shape));
-    shape[i] = a.shape[i] == 1 ? b.shape[i] : a.shape[i];
+    shape[i] = da == 1 ? db : da;
   }
   const std::string out = unique(name);
   node(op, out, {a.name, b.name}, {out});

@@ -61,18 +61,22 @@ class OnnxGraphBuilder {
                        const torch::Tensor& bias, const torch::Tensor& mean, const torch::Tensor& var, double epsilon);
   OnnxValue gemm(const OnnxValue& x, const std::string& name, const torch::Tensor& weight, const torch::Tensor& bias);
   OnnxValue relu(const OnnxValue& x, const std::string& name);
+  // min(max(x, lo), hi), built from HardSigmoid (see the .cpp for why not Clip).
   OnnxValue clip(const OnnxValue& x, const std::string& name, float lo, float hi);
   OnnxValue sigmoid(const OnnxValue& x, const std::string& name);
   OnnxValue hard_sigmoid(const OnnxValue& x, const std::string& name, float alpha, float beta);
   OnnxValue max_pool(const OnnxValue& x, const std::string& name, const PoolParams& p);
   OnnxValue average_pool(const OnnxValue& x, const std::string& name, const PoolParams& p, bool count_include_pad);
+  // Nearest-neighbour upscaling by integer factors to height×width (a 1×1 map: replication).
+  OnnxValue resize_nearest(const OnnxValue& x, const std::string& name, int64_t height, int64_t width);
   OnnxValue global_average_pool(const OnnxValue& x, const std::string& name);
   OnnxValue flatten(const OnnxValue& x, const std::string& name);
   OnnxValue softmax(const OnnxValue& x, const std::string& name);
   // Elementwise with numpy broadcasting (shapes must agree or be 1).
   OnnxValue add(const OnnxValue& a, const OnnxValue& b, const std::string& name);
   OnnxValue mul(const OnnxValue& a, const OnnxValue& b, const std::string& name);
-  // x * c or x + c with a constant tensor broadcast against x (e.g. 1×C×1×1).
+  // x * c or x + c with a constant tensor broadcast against x: a scalar, or C×1×1 per channel
+  // (OpenCV 4.6 refuses to add a 1×C×1×1 constant).
   OnnxValue mul_constant(const OnnxValue& x, const std::string& name, const torch::Tensor& c);
   OnnxValue add_constant(const OnnxValue& x, const std::string& name, const torch::Tensor& c);
   OnnxValue concat(const std::vector<OnnxValue>& xs, const std::string& name, int64_t axis);

@@ -1,7 +1,5 @@
 #include "export/onnx_module_converters.h"
 
-#include <sstream>
-
 #include "core/error.h"
 
 namespace imagefit::onnx_export {
@@ -11,20 +9,6 @@ namespace {
 std::string type_name(const torch::nn::Module& m) { return m.name(); }
 
 }  // namespace
-
-Activation activation_of(const tv::ActivationLayerImpl& layer) {
-  std::ostringstream s;
-  layer.pretty_print(s);
-  const std::string printed = s.str();
-  static const std::pair<const char*, Activation> kinds[] = {
-      {"Identity", Activation::None},      {"ReLU6", Activation::ReLU6},  {"ReLU", Activation::ReLU},
-      {"Hardswish", Activation::Hardswish}, {"Hardsigmoid", Activation::Hardsigmoid},
-      {"SiLU", Activation::SiLU},          {"Sigmoid", Activation::Sigmoid},
-  };
-  for (const auto& [name, kind] : kinds)  // ReLU6 is listed before ReLU: the first match wins
-    if (printed.find(std::string("::") + name + "(") != std::string::npos) return kind;
-  throw Error("ONNX export: unknown activation layer " + printed);
-}
 
 ModuleConverter::ModuleConverter(OnnxGraphBuilder& builder, torch::nn::Module& root) : builder_(builder) {
   for (const auto& item : root.named_modules()) {
@@ -137,7 +121,10 @@ OnnxValue ModuleConverter::squeeze_excitation(const OnnxValue& x, const std::str
   s = this->activation(s, activation, path + ".activation");
   s = conv2d(s, path + ".fc2");
   s = this->activation(s, scale_activation, path + ".scale_activation");
-  return builder_.mul(s, x, path);
+  // The N×C×1×1 scale is replicated to N×C×H×W before the product: OpenCV 4.6 cannot broadcast a
+  // computed tensor when the batch dimension is dynamic.
+  s = builder_.resize_nearest(s, path + ".scale_map", x.height(), x.width());
+  return builder_.mul(x, s, path);
 }
 
 OnnxValue ModuleConverter::forward(const OnnxValue& x, const std::string& path) {
@@ -153,7 +140,7 @@ OnnxValue ModuleConverter::forward(const OnnxValue& x, const std::string& path) 
     return builder_.clip(x, path, static_cast<float>(h->options.min_val()), static_cast<float>(h->options.max_val()));
   if (m->as<nn::SiLUImpl>()) return activation(x, Activation::SiLU, path);
   if (m->as<nn::SigmoidImpl>()) return builder_.sigmoid(x, path);
-  if (auto* a = m->as<tv::ActivationLayerImpl>()) return activation(x, activation_of(*a), path);
+  if (auto* a = m->as<tv::ActivationLayerImpl>()) return activation(x, a->activation(), path);
   if (m->as<nn::DropoutImpl>() || m->as<nn::Dropout2dImpl>() || m->as<nn::IdentityImpl>()) return x;
   if (m->as<nn::FlattenImpl>()) {
     if (m->as<nn::FlattenImpl>()->options.start_dim() != 1 || m->as<nn::FlattenImpl>()->options.end_dim() != -1)
@@ -177,7 +164,8 @@ OnnxValue ModuleConverter::forward(const OnnxValue& x, const std::string& path) 
     p.ceil_mode = o.ceil_mode();
     return builder_.average_pool(x, path, p, o.count_include_pad());
   }
-  if (m->as<tv::SqueezeExcitationImpl>()) return squeeze_excitation(x, path, se_activation_, se_scale_activation_);
+  if (auto* se = m->as<tv::SqueezeExcitationImpl>())
+    return squeeze_excitation(x, path, se->activation(), se->scale_activation());
   if (m->as<nn::SequentialImpl>()) {  // also tv::Sequential, which derives from it
     OnnxValue y = x;
     for (const auto& child : children(path)) y = forward(y, child);

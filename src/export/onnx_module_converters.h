@@ -41,11 +41,6 @@ class ModuleConverter {
   // forward() for a module it does not know by type.
   using BlockConverter = std::function<OnnxValue(ModuleConverter&, const OnnxValue&, const std::string& path)>;
   void set_block_converter(BlockConverter block) { block_ = std::move(block); }
-  // The activations of tv::SqueezeExcitation modules (kept in private members of the module).
-  void set_squeeze_excitation_activations(Activation activation, Activation scale_activation) {
-    se_activation_ = activation;
-    se_scale_activation_ = scale_activation;
-  }
 
   // The module at `path` applied to x, by kind: Conv2d, BatchNorm2d, Linear, ReLU / ReLU6 / Hardtanh /
   // SiLU / Sigmoid, tv::ActivationLayer, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), Flatten,
@@ -58,10 +53,6 @@ class ModuleConverter {
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules_;
   std::map<std::string, std::vector<std::string>> children_;
   BlockConverter block_;
-  Activation se_activation_ = Activation::ReLU, se_scale_activation_ = Activation::Hardsigmoid;
 };
-
-// The activation a tv::ActivationLayer computes (from its printed form: the kind is private).
-Activation activation_of(const tv::ActivationLayerImpl& layer);
 
 }  // namespace imagefit::onnx_export

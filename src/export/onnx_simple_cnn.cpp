@@ -6,7 +6,8 @@ namespace imagefit::onnx_export {
 
 OnnxValue export_simple_cnn(ModuleConverter& c, const OnnxValue& input, const std::string& prefix) {
   std::vector<std::string> convs;
-  for (int i = 1; c.has(prefix + ".conv" + std::to_string(i)); ++i) convs.push_back(prefix + ".conv" + std::to_string(i));
+  for (int i = 1; c.has(prefix + ".conv" + std::to_string(i)); ++i)
+    convs.push_back(prefix + ".conv" + std::to_string(i));
   if (convs.empty()) throw Error("ONNX export: simple-cnn network without convolutions");
   OnnxValue x = input;
   for (size_t i = 0; i < convs.size(); ++i) {

@@ -85,12 +85,10 @@ OnnxValue export_torchvision_mobilenet_v2(ModuleConverter& c, const OnnxValue& x
 }
 
 OnnxValue export_torchvision_mobilenet_v3(ModuleConverter& c, const OnnxValue& x, const std::string& prefix) {
-  c.set_squeeze_excitation_activations(Activation::ReLU, Activation::Hardsigmoid);  // torchvision's mobilenetv3.py
   return features(c, x, prefix);
 }
 
 OnnxValue export_torchvision_efficientnet(ModuleConverter& c, const OnnxValue& x, const std::string& prefix) {
-  c.set_squeeze_excitation_activations(Activation::SiLU, Activation::Sigmoid);  // torchvision's efficientnet.py
   return features(c, x, prefix);
 }
 

@@ -22,6 +22,7 @@ class ActivationLayerImpl : public torch::nn::Cloneable<ActivationLayerImpl> {
   explicit ActivationLayerImpl(Activation activation) : activation_(activation) {}
   void reset() override {}
   torch::Tensor forward(const torch::Tensor& x) { return activate(x, activation_); }
+  Activation activation() const { return activation_; }
   void pretty_print(std::ostream& stream) const override;
 
  private:
@@ -54,6 +55,8 @@ class SqueezeExcitationImpl : public torch::nn::Module {
   SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels, Activation activation,
                         Activation scale_activation);
   torch::Tensor forward(torch::Tensor x);
+  Activation activation() const { return activation_; }
+  Activation scale_activation() const { return scale_activation_; }
 
  private:
   torch::nn::Conv2d fc1_{nullptr}, fc2_{nullptr};

@@ -384,8 +384,10 @@ struct ModelServer::Impl {
       }
     });
     // A body over the limit is refused before it is sent when the client asks first (curl does for > 1 MB).
-    http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response&) {
-      return req.get_header_value<uint64_t>("Content-Length") > max_body ? 413 : 100;
+    http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.get_header_value<uint64_t>("Content-Length") <= max_body) return 100;
+      send_error(res, 413, too_large_message());  // httplib 0.11 writes `res` as it is: set the status too
+      return 413;
     });
     if (options.log_requests) {
       http.set_logger([](const httplib::Request& req, const httplib::Response& res) {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "models/device.h"
+#include "report/curves.h"
 #include "models/input_tensor.h"
 #include "train/augmentation.h"
 #include "train/batch_loader.h"
@@ -48,7 +50,7 @@ struct Run {
   bool stopped = false;  // interrupted or early-stopped
   std::string stop_reason;
   int epochs_without_improvement = 0;
-  std::filesystem::path history_path;
+  std::filesystem::path history_path, curves_path;
   int threads;
 
   bool should_stop() const { return interrupted && interrupted(); }
@@ -67,6 +69,12 @@ struct Run {
       ++epochs_without_improvement;
     }
     atomic_write_text(history_path, history_to_csv(history));
+    // The tutorial's two plots (accuracy and loss per epoch, best epoch marked), kept current.
+    try {
+      write_curves_png(history, spec.arch + " on " + opt.data, curves_path.string());
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: could not write %s: %s\n", curves_path.string().c_str(), e.what());
+    }
     if (opt.progress)
       std::fprintf(stderr,
                    "epoch %3d %-9s loss %.4f acc %.4f | val_loss %.4f val_acc %.4f | %.1fs %.0f img/s%s\n",
@@ -254,8 +262,13 @@ std::vector<torch::Tensor> unfreeze_last_stages(Backbone& backbone, int n) {
   std::vector<torch::Tensor> trainable;
   for (auto& p : backbone->named_parameters()) {
     bool on = false;
-    for (const auto& prefix : open)
-      if (p.key().rfind(prefix, 0) == 0) on = true;
+    for (const auto& prefix : open) {
+      // "features.1" must not open "features.10": the prefix has to end at a name boundary.
+      const std::string& key = p.key();
+      if (key.rfind(prefix, 0) != 0) continue;
+      const char last = prefix.back(), next = key.size() > prefix.size() ? key[prefix.size()] : '.';
+      if (last == '.' || last == '_' || !std::isalnum(static_cast<unsigned char>(next))) on = true;
+    }
     p.value().set_requires_grad(on);
     if (on) trainable.push_back(p.value());
   }
@@ -271,7 +284,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   torch::manual_seed(int64_t(opt.seed));
   if (opt.batch_size < 1) throw Error("--batch-size must be at least 1");
 
-  Run run{opt, interrupted, resolve_device(opt.device), {}, nullptr, {}, {}, INFINITY, 0, false, {}, 0, {}, threads};
+  Run run{opt, interrupted, resolve_device(opt.device), {}, nullptr, {}, {}, INFINITY, 0, false, {}, 0, {}, {}, threads};
 
   // Data: train / validation (taken from train when missing) / test.
   Dataset ds = open_dataset(opt.data);
@@ -337,6 +350,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   const int epochs = opt.epochs > 0 ? opt.epochs : (transfer ? 20 : 30);
   std::filesystem::path out_path(opt.output);
   run.history_path = out_path.parent_path() / (out_path.stem().string() + ".history.csv");
+  run.curves_path = out_path.parent_path() / (out_path.stem().string() + ".curves.png");
 
   if (opt.progress) {
     std::fprintf(stderr, "data: %s: %zu classes, train %zu, validation %zu (%s), test %zu\n", opt.data.c_str(),
@@ -430,6 +444,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                             {"test_loss", nullptr},
                             {"test_accuracy", nullptr},
                             {"history", run.history_path.string()},
+                            {"curves", run.curves_path.string()},
                             {"stopped", run.stop_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.stop_reason)}};
   if (ds.has_test() && !(interrupted && interrupted())) {
     ImageCache test_cache(ds.test, spec.image_size, threads, opt.strict, size_t(1) << 30, opt.progress);

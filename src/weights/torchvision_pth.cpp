@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -161,7 +162,10 @@ class MappedFile {
     fd_ = ::open(path.c_str(), O_RDONLY);
     if (fd_ < 0) throw Error("cannot open weights file " + path + ": " + std::strerror(errno));
     struct stat st;
-    if (::fstat(fd_, &st) != 0) throw Error("cannot read weights file " + path);
+    if (::fstat(fd_, &st) != 0) {
+      ::close(fd_);
+      throw Error("cannot read weights file " + path);
+    }
     size_ = static_cast<size_t>(st.st_size);
     if (size_ > 0) {
       void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);

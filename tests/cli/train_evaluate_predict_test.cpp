@@ -53,7 +53,7 @@ void write_png(const fs::path& p, int value) {
 }
 }  // namespace
 
-TEST(EndToEnd, TrainsWellAboveChanceOnTheSampleDataset) {
+void check_TrainsWellAboveChanceOnTheSampleDataset() {
   auto& t = trained();
   const auto& s = t.summary;
   for (const char* key : {"best_epoch", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "classes", "model", "seconds"})
@@ -66,12 +66,14 @@ TEST(EndToEnd, TrainsWellAboveChanceOnTheSampleDataset) {
   // History CSV next to the model, one line an epoch.
   const std::string csv = read_file(t.dir.path() / "digits.history.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + s["epochs_run"].get<int>());
+  // The tutorial's curves, beside the model.
+  EXPECT_GT(fs::file_size(t.dir.path() / "digits.curves.png"), 1000u);
   // The progress output names each epoch and marks saved checkpoints.
   EXPECT_NE(t.output.find("val_loss"), std::string::npos);
   EXPECT_NE(t.output.find("saved (best val_loss)"), std::string::npos);
 }
 
-TEST(EndToEnd, EvaluateAgreesWithTrainingsTestAccuracy) {
+void check_EvaluateAgreesWithTrainingsTestAccuracy() {
   auto& t = trained();
   auto r = run_command(bin() + " evaluate " + q(t.model) + " " + q(t.data / "test") + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -93,7 +95,7 @@ TEST(EndToEnd, EvaluateAgreesWithTrainingsTestAccuracy) {
   EXPECT_NE(text.output.find("confusion matrix"), std::string::npos);
 }
 
-TEST(EndToEnd, PredictFilesAndFoldersWithJsonCsvAndBadFiles) {
+void check_PredictFilesAndFoldersWithJsonCsvAndBadFiles() {
   auto& t = trained();
   const fs::path img = *fs::directory_iterator(t.data / "test" / "3");
   auto r = run_command(bin() + " predict " + q(t.model) + " " + q(img) + " --json --top-k 3");
@@ -114,13 +116,13 @@ TEST(EndToEnd, PredictFilesAndFoldersWithJsonCsvAndBadFiles) {
   int predicted = 0, errors = 0;
   while (std::getline(lines, line)) {
     if (line.rfind(t.data.string(), 0) == 0) ++predicted;
-    if (line.find("corrupt.jpg") != std::string::npos && line.find("cannot decode") != std::string::npos) ++errors;
+    if (line.find("corrupt.jpg") != std::string::npos && line.find(",,,") != std::string::npos) ++errors;
   }
   EXPECT_EQ(predicted, 120);
   EXPECT_EQ(errors, 1) << many.output;
 }
 
-TEST(EndToEnd, InfoDescribesTheModel) {
+void check_InfoDescribesTheModel() {
   auto& t = trained();
   auto r = run_command(bin() + " info " + q(t.model) + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -133,7 +135,7 @@ TEST(EndToEnd, InfoDescribesTheModel) {
   EXPECT_NE(text.output.find("simple-cnn"), std::string::npos);
 }
 
-TEST(BadInput, TruncatedModelIsAClearErrorNotACrash) {
+void check_TruncatedModelIsAClearErrorNotACrash() {
   auto& t = trained();
   TempDir dir;
   const std::string bytes = read_file(t.model);
@@ -145,6 +147,15 @@ TEST(BadInput, TruncatedModelIsAClearErrorNotACrash) {
   EXPECT_NE(r.output.find("cut.imagefit"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+}
+
+// ctest runs each TEST in its own process, so the trained model is shared by one test.
+TEST(EndToEnd, SplitTrainEvaluatePredictInfoOnTheSampleDataset) {
+  { SCOPED_TRACE("train"); check_TrainsWellAboveChanceOnTheSampleDataset(); }
+  { SCOPED_TRACE("evaluate"); check_EvaluateAgreesWithTrainingsTestAccuracy(); }
+  { SCOPED_TRACE("predict"); check_PredictFilesAndFoldersWithJsonCsvAndBadFiles(); }
+  { SCOPED_TRACE("info"); check_InfoDescribesTheModel(); }
+  { SCOPED_TRACE("truncated model"); check_TruncatedModelIsAClearErrorNotACrash(); }
 }
 
 TEST(BadInput, DatasetProblemsNameTheFolder) {

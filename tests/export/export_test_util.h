@@ -25,8 +25,9 @@ namespace imagefit::test {
 namespace fs = std::filesystem;
 
 // He-initialized weights (so activations neither vanish nor explode through plain stacks of
-// convolutions), then BatchNorm statistics measured on `calibration` as training would leave
-// them, then random BatchNorm affine parameters: outputs with real spread, BN that matters.
+// convolutions), BatchNorm statistics measured on `calibration` as training would leave them,
+// random BatchNorm affine parameters, and a last layer scaled so that the logits vary across the
+// calibration images by a few units: outputs with real spread, BatchNorm that matters.
 inline void randomize(Classifier& net, const torch::Tensor& calibration, uint64_t seed) {
   torch::manual_seed(seed);
   torch::NoGradGuard no_grad;
@@ -53,28 +54,15 @@ inline void randomize(Classifier& net, const torch::Tensor& calibration, uint64_
       bn->options.momentum(0.1);
     }
   }
+  const torch::Tensor logits = net->forward(calibration);
+  const double spread = (logits - logits.mean(0)).std().item<double>();
+  if (spread > 1e-6) net->head()->named_parameters()["fc.weight"].mul_(2.0 / spread);
 }
 
 struct TestModel {
   NetworkSpec spec;
   Classifier net{nullptr};
 };
-
-// A classifier of `arch` at `image_size` with random weights (see randomize), 3 classes.
-inline TestModel make_model(const std::string& arch, int image_size, double alpha = 1.0,
-                            const std::string& pooling = "avg", int64_t hidden = 0) {
-  TestModel m;
-  m.spec.arch = arch;
-  m.spec.image_size = image_size;
-  m.spec.backbone.alpha = alpha;
-  m.spec.head.pooling = pooling;
-  m.spec.head.hidden = hidden;
-  m.spec.classes = {"alpha", "beta", "gamma"};
-  m.spec.normalization = make_backbone(arch, {alpha, image_size})->input_spec().normalization;
-  m.net = build_network(m.spec);
-  randomize(m.net, torch::randn({4, 3, image_size, image_size}), 1234);
-  return m;
-}
 
 // Real photographs at `size` (RGB 8-bit): hand signs from the repository's sample data, plus the
 // ImageNet-like inputs of ../shared/golden when it is there.
@@ -96,6 +84,23 @@ inline std::vector<cv::Mat> test_images(int size) {
   for (const auto& f : files) images.push_back(resize_to_square(read_image_rgb(f.string()), size));
   if (images.empty()) throw std::runtime_error("no test images found under " + samples.string());
   return images;
+}
+
+// A classifier of `arch` at `image_size` with random weights (see randomize, calibrated on the
+// test images), 3 classes.
+inline TestModel make_model(const std::string& arch, int image_size, double alpha = 1.0,
+                            const std::string& pooling = "avg", int64_t hidden = 0) {
+  TestModel m;
+  m.spec.arch = arch;
+  m.spec.image_size = image_size;
+  m.spec.backbone.alpha = alpha;
+  m.spec.head.pooling = pooling;
+  m.spec.head.hidden = hidden;
+  m.spec.classes = {"alpha", "beta", "gamma"};
+  m.spec.normalization = make_backbone(arch, {alpha, image_size})->input_spec().normalization;
+  m.net = build_network(m.spec);
+  randomize(m.net, images_to_tensor(test_images(image_size), m.spec.normalization), 1234);
+  return m;
 }
 
 // The images as imagefit feeds them to its network (normalized).

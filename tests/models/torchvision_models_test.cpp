@@ -266,13 +266,10 @@ TEST(TorchvisionBackbones, StagesPartitionTheParametersInOrder) {
 
 // The path users take: a torchvision state_dict file (.pth, with its classifier) read by read_pth,
 // the architecture recognised, the backbone loaded strictly; the output equals torchvision's.
-TEST(TorchvisionBackbones, LoadFromTorchvisionPthFiles) {
-  const std::vector<std::string> archs = {"mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "squeezenet1_1",
-                                          "efficientnet_b0"};
-  std::string args;
-  for (const auto& a : archs) args += a + " ";
-  IMAGEFIT_REQUIRE_TORCHVISION_FIXTURES(dir, args);
-  for (const auto& arch : archs) {
+// One architecture (the script is slow); the parity test above covers every one by name.
+TEST(TorchvisionBackbones, LoadFromTorchvisionPthFile) {
+  IMAGEFIT_REQUIRE_TORCHVISION_FIXTURES(dir, "mobilenet_v3_small");
+  for (const std::string arch : {"mobilenet_v3_small"}) {
     SCOPED_TRACE(arch);
     const Pretrained p = load_torchvision_backbone((dir / (arch + ".pth")).string(), "");
     EXPECT_EQ(p.arch, arch);

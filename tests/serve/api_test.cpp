@@ -24,6 +24,33 @@ namespace {
 
 using json = nlohmann::json;
 
+// Sends raw bytes on a fresh connection and returns the first response (headers and body).
+std::string raw_exchange(int port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    ssize_t got;
+    while ((got = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+      out.append(buf, size_t(got));
+      const size_t head_end = out.find("\r\n\r\n");
+      if (head_end == std::string::npos) continue;
+      const size_t cl = out.find("Content-Length: ");
+      const size_t length = cl < head_end ? std::stoul(out.substr(cl + 16)) : 0;
+      if (out.size() >= head_end + 4 + length) break;
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
 struct Expected {
   std::string bytes;                 // encoded image
   std::vector<ClassScore> ranking;   // Predictor::predict on it, all classes
@@ -217,6 +244,12 @@ TEST_F(ServeApi, BodyTooLargeIs413) {
   expect_error(answer(c.Post("/api/predict", std::string(1024 * 1024, 'x'), "image/jpeg")), 422, "cannot decode");
   // The connection is still usable afterwards.
   expect_prediction(answer(c.Post("/api/predict", images_[0].bytes, "image/png")), images_[0], 5);
+  // A client that asks first (curl does above 1 MB) is refused before it sends the body.
+  const std::string reply = raw_exchange(server_->port(),
+                                         "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                                         "Content-Length: 30000000\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply;
+  EXPECT_NE(reply.find("{\"error\":\"the upload is larger than the 2.0 MB limit"), std::string::npos) << reply;
 }
 
 TEST_F(ServeApi, EmptyBodyOrMissingFileFieldIs400) {
@@ -370,33 +403,6 @@ TEST_F(ServeApi, ClearErrorsForABadModelOrAnAddressInUse) {
   }
   EXPECT_EQ(ServeOptions{}.max_body_mb, 20);
   EXPECT_EQ(ServeOptions{}.host, "127.0.0.1");
-}
-
-// Sends raw bytes on a fresh connection and returns the first response (headers and body).
-std::string raw_exchange(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{20, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    [[maybe_unused]] auto n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    char buf[4096];
-    ssize_t got;
-    while ((got = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-      out.append(buf, size_t(got));
-      const size_t head_end = out.find("\r\n\r\n");
-      if (head_end == std::string::npos) continue;
-      const size_t cl = out.find("Content-Length: ");
-      const size_t length = cl < head_end ? std::stoul(out.substr(cl + 16)) : 0;
-      if (out.size() >= head_end + 4 + length) break;
-    }
-  }
-  ::close(fd);
-  return out;
 }
 
 TEST_F(ServeApi, ChunkedUploadsAreReadWithTheSameLimit) {
