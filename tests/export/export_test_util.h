@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,11 @@ inline void randomize(Classifier& net, const torch::Tensor& calibration, uint64_
       bn->options.momentum(0.1);
     }
   }
-  const torch::Tensor logits = net->forward(calibration);
+  auto params = net->head()->named_parameters();
+  torch::Tensor logits = net->forward(calibration);
   const double spread = (logits - logits.mean(0)).std().item<double>();
-  if (spread > 1e-6) net->head()->named_parameters()["fc.weight"].mul_(2.0 / spread);
+  if (spread > 1e-6) params["fc.weight"].mul_(2.0 / spread);
+  params["fc.bias"].sub_(net->forward(calibration).mean(0));  // logits centred on 0 for every class
 }
 
 struct TestModel {
@@ -88,8 +91,10 @@ inline std::vector<cv::Mat> test_images(int size) {
 
 // A classifier of `arch` at `image_size` with random weights (see randomize, calibrated on the
 // test images), 3 classes.
+// `normalization`: instead of the architecture's own.
 inline TestModel make_model(const std::string& arch, int image_size, double alpha = 1.0,
-                            const std::string& pooling = "avg", int64_t hidden = 0) {
+                            const std::string& pooling = "avg", int64_t hidden = 0,
+                            std::optional<Normalization> normalization = std::nullopt) {
   TestModel m;
   m.spec.arch = arch;
   m.spec.image_size = image_size;
@@ -97,7 +102,8 @@ inline TestModel make_model(const std::string& arch, int image_size, double alph
   m.spec.head.pooling = pooling;
   m.spec.head.hidden = hidden;
   m.spec.classes = {"alpha", "beta", "gamma"};
-  m.spec.normalization = make_backbone(arch, {alpha, image_size})->input_spec().normalization;
+  m.spec.normalization =
+      normalization ? *normalization : make_backbone(arch, {alpha, image_size})->input_spec().normalization;
   m.net = build_network(m.spec);
   randomize(m.net, images_to_tensor(test_images(image_size), m.spec.normalization), 1234);
   return m;
