@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -425,6 +426,12 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   I.http.set_keep_alive_timeout(5);
   I.http.set_keep_alive_max_count(1000);
   I.http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Server", "imagefit"}});
+  // httplib's default is SO_REUSEPORT, with which a second server on the same port silently shares the
+  // connections (maybe with another model). SO_REUSEADDR alone still allows a quick restart.
+  I.http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   I.setup_routes();
 
   errno = 0;

@@ -50,7 +50,7 @@ inline void randomize(Classifier& net, const torch::Tensor& calibration, uint64_
   net->eval();
   for (auto& m : net->modules(/*include_self=*/false)) {
     if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
-      bn->weight.uniform_(0.7, 1.3);
+      bn->weight.uniform_(0.5, 1.0);
       bn->bias.uniform_(-0.2, 0.2);
       bn->options.momentum(0.1);
     }

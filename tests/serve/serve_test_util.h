@@ -31,11 +31,12 @@ namespace sfs = std::filesystem;
 
 inline std::vector<std::string> test_classes() { return {"cat", "dog", "bird", "fish", "horse", "frog", "ship"}; }
 
-// A simple-cnn at 32×32 with random weights (seeded), saved as a real model file. The head's weights
-// are scaled up so the probabilities are far apart: the same image gives the same ranking whether it
-// runs alone or in a batch.
+// A simple-cnn at 32×32 with random weights (seeded), saved as a real model file. Raw random weights
+// give every image the same label (ReLU features all point the same way), so the last layer is
+// re-centred on the mean feature of varied inputs and scaled: different images get different labels,
+// with winners clear enough to rank alike alone or in a batch.
 inline void make_test_model(const sfs::path& path, uint64_t seed = 7) {
-  torch::manual_seed(seed);
+  torch::manual_seed(int64_t(seed));
   NetworkSpec spec;
   spec.arch = "simple-cnn";
   spec.image_size = 32;
@@ -44,7 +45,16 @@ inline void make_test_model(const sfs::path& path, uint64_t seed = 7) {
   Classifier net = build_network(spec);
   {
     torch::NoGradGuard no_grad;
-    for (auto& p : net->head()->parameters()) p.mul_(25.0);
+    net->eval();
+    // Noise and flat colours, as the tests' pictures are, in the network's [0, 1] input range.
+    auto inputs = torch::cat({torch::rand({16, 3, 32, 32}), torch::rand({16, 3, 1, 1}).expand({16, 3, 32, 32})});
+    auto features = net->head()->pool(net->backbone()->forward(inputs));  // N × in_features
+    auto params = net->head()->named_parameters();
+    auto& weight = params["fc.weight"];
+    auto& bias = params["fc.bias"];
+    auto centered = torch::matmul(features - features.mean(0), weight.t());
+    weight.mul_(4.0 / (centered.std().item<double>() + 1e-12));
+    bias.copy_(-torch::matmul(weight, features.mean(0)));
   }
   nlohmann::json meta = {{"imagefit_version", "0.1.0"},
                          {"training",
