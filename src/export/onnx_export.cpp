@@ -114,7 +114,7 @@ std::string onnx_model_bytes(const NetworkSpec& spec, Classifier& network, const
                        std::to_string(s) + " x " + std::to_string(s) + " float, RGB planes, " + input_kind +
                        ". Classes in output order are in metadata `imagefit.classes`.");
   add_metadata(model, "imagefit.arch", spec.arch);
-  add_metadata(model, "imagefit.alpha", std::to_string(spec.backbone.alpha));
+  add_metadata(model, "imagefit.alpha", nlohmann::json(spec.backbone.alpha).dump());
   add_metadata(model, "imagefit.image_size", std::to_string(s));
   add_metadata(model, "imagefit.normalization", to_string(spec.normalization));
   add_metadata(model, "imagefit.input", options.include_normalization ? "rgb_0_255" : "normalized");

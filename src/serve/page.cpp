@@ -34,7 +34,8 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: v
         transition: background .15s, border-color .15s; outline: none; }
 #drop:focus-visible { border-color: var(--accent); }
 #drop.over { background: var(--accent-soft); border-color: var(--accent); }
-#drop img { max-width: 100%; max-height: 380px; border-radius: 6px; display: none; }
+#drop img { width: min(100%, 360px); height: auto; max-height: 380px; object-fit: contain; border-radius: 6px;
+            display: none; }
 #drop.has-image img { display: block; }
 #drop.has-image .hint { display: none; }
 #drop .again { display: none; color: var(--muted); font-size: 13px; margin-top: 10px; }
@@ -177,10 +178,12 @@ async function classify(file) {
   try {
     const max = model && model.serving ? model.serving.max_body_bytes : 0;
     if (max && file.size > max)
-      throw new Error('the file is ' + (file.size / 1048576).toFixed(1) + ' MB; this server takes at most ' +
+      throw new Error(name + ' is ' + (file.size / 1048576).toFixed(1) + ' MB; this server takes at most ' +
                       (max / 1048576).toFixed(0) + ' MB');
-    const type = file.type && file.type.startsWith('image/') ? file.type : 'application/octet-stream';
-    const r = await fetch('/api/predict?top_k=5', { method: 'POST', headers: { 'Content-Type': type }, body: file });
+    // A form upload, so that the server's messages name the file.
+    const form = new FormData();
+    form.append('file', file, file.name || 'image');
+    const r = await fetch('/api/predict?top_k=5', { method: 'POST', body: form });
     let body = {};
     try { body = await r.json(); } catch (_) { }
     if (!r.ok) throw new Error(body.error || ('HTTP ' + r.status));
@@ -191,7 +194,8 @@ async function classify(file) {
     $('pred-label').textContent = '';
     $('pred-prob').textContent = '';
     $('bars').textContent = '';
-    say('Could not classify ' + name + ': ' + e.message, true);
+    // Server messages name the file already.
+    say(e instanceof TypeError ? 'Cannot reach the server (' + e.message + ')' : 'Could not classify: ' + e.message, true);
     setState('error');
   } finally {
     busy = false;
@@ -200,6 +204,7 @@ async function classify(file) {
 }
 
 const drop = $('drop'), input = $('file');
+$('preview').addEventListener('error', () => drop.classList.remove('has-image'));  // not an image the browser shows
 drop.addEventListener('click', () => input.click());
 drop.addEventListener('keydown', e => {
   if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); }

@@ -3,7 +3,7 @@
 # (driver only, no bundled browser) into PREFIX/node_modules. Idempotent.
 # Usage: tests/serve/install_browser_deps.sh [PREFIX]     (default: build/test-deps/node)
 set -euo pipefail
-PLAYWRIGHT_VERSION=1.65.1
+PLAYWRIGHT_VERSION=1.57.0  # runs on Node.js >= 18 (Debian 12 ships 18); newer ones need 20
 prefix="${1:-$(cd "$(dirname "$0")/../.." && pwd)/build/test-deps/node}"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
