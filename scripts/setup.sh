@@ -8,9 +8,9 @@ want_test=0
 pkgs=(build-essential cmake pkg-config
       libtorch-dev libopencv-dev libhdf5-dev libopenblas0-pthread
       libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
-      libcairo2-dev libonnx-dev libzip-dev libgtest-dev)
+      libcairo2-dev libonnx-dev libprotobuf-dev libzip-dev libgtest-dev)
 if (( want_test )); then
-  pkgs+=(python3-torch python3-torchvision python3-numpy python3-h5py chromium wrk)
+  pkgs+=(python3-torch python3-torchvision python3-numpy python3-h5py python3-onnx chromium wrk)
 fi
 
 missing=()
