@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh -DIMAGEFIT_BUILD_TESTS=OFF   # the library and the binary only (scripts/test.sh builds the tests)
 work="${IMAGEFIT_QUICKSTART_DIR:-out/quickstart}"
 rm -rf "$work" && mkdir -p "$work"
 build/imagefit split data/sample-sign-digits "$work/data" --val 0.2 --test 0.2 --seed 0
-build/imagefit train "$work/data" -o "$work/sign-digits.imagefit" --image-size 64 --epochs 25 --seed 0
-build/imagefit evaluate "$work/sign-digits.imagefit" "$work/data/test" --mistakes 3
+build/imagefit train "$work/data" -o "$work/sign-digits.imagefit" --arch simple-cnn --image-size 64 --epochs 25 --seed 0
+build/imagefit evaluate "$work/sign-digits.imagefit" "$work/data/test" --mistakes 3 --report "$work/report"

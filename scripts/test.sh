@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-scripts/build.sh
+scripts/build.sh -DIMAGEFIT_BUILD_TESTS=ON
 cd build && ctest --output-on-failure -j"$(nproc)"

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "eval/evaluate.h"
+#include "eval/evaluation_report.h"
 
 namespace imagefit::cli {
 
@@ -12,22 +13,32 @@ void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
   auto json = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);
   auto show_mistakes = std::make_shared<int>(10);
+  auto report_dir = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("evaluate", "Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled images.");
   cmd->footer("DIR is a folder of class folders, or a dataset root (its test/ split is used).\n"
-              "Example: imagefit evaluate model.imagefit data/test --json");
+              "--report DIR writes confusion.png, mistakes.png, curves.png and a self-contained report.html.\n"
+              "Example: imagefit evaluate model.imagefit data/test --report report/");
   cmd->add_option("model", opt->model, "Model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("dir", opt->data, "Folder of class folders")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--mistakes", *show_mistakes, "How many of the most confident mistakes to list")->capture_default_str();
+  cmd->add_option("--report", *report_dir, "Write pictures and a self-contained report.html into this folder");
   cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
   cmd->add_option("--device", opt->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
   cmd->add_flag("--strict", opt->strict, "Unreadable images are errors");
   cmd->add_flag("--json", *json, "Print JSON: accuracy, loss, per_class, confusion, mistakes");
   cmd->add_flag("-q,--quiet", *quiet, "No progress output");
-  cmd->callback([opt, json, quiet, show_mistakes, &global] {
+  cmd->callback([opt, json, quiet, show_mistakes, report_dir, &global] {
     opt->threads = global.threads;
     opt->progress = !*quiet && !*json;
     Evaluation ev = evaluate_model(*opt);
+    std::vector<std::string> report_files;
+    if (!report_dir->empty()) {
+      ReportOptions ro;
+      ro.dir = *report_dir;
+      ro.model_path = opt->model;
+      report_files = write_evaluation_report(ev, ro);
+    }
     if (*json) {
       nlohmann::json j = metrics_to_json(ev.metrics);
       j["classes"] = ev.classes;
@@ -37,6 +48,8 @@ void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
                                  {"probability", m.probability}});
       j["skipped"] = ev.skipped;
       j["seconds"] = ev.seconds;
+      j["evaluated_on"] = ev.evaluated_on;
+      if (!report_files.empty()) j["report"] = report_files;
       std::cout << j.dump(2) << std::endl;
       return;
     }
@@ -50,6 +63,7 @@ void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
       }
     }
     if (!ev.skipped.empty()) std::printf("\n%zu unreadable images skipped\n", ev.skipped.size());
+    for (const auto& f : report_files) std::printf("wrote %s\n", f.c_str());
   });
 }
 

@@ -30,8 +30,13 @@ void add_info_command(CLI::App& app) {
     std::printf("\nhead:           %s pooling, hidden %lld, dropout %.2f\n", net["head"].value("pooling", "?").c_str(),
                 (long long)net["head"].value("hidden", 0), net["head"].value("dropout", 0.0));
     if (meta.contains("training")) {
-      const auto& t = meta["training"];
-      std::printf("training:       %s\n", t.dump().c_str());
+      std::printf("training:\n");
+      for (const auto& [key, value] : meta["training"].items()) {
+        if (key == "history" || value.is_null()) continue;  // the per-epoch table: see --json or history.csv
+        std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+        if (text.empty()) continue;
+        std::printf("  %-20s %s\n", key.c_str(), text.c_str());
+      }
     }
   });
 }

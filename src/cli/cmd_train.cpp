@@ -21,11 +21,11 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       "Keeps the epoch with the lowest val_loss; writes MODEL and MODEL's .history.csv beside it.");
   cmd->add_option("data", opt->data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("-o,--output", opt->output, "Model file to write")->capture_default_str();
-  cmd->add_option("--arch", opt->arch, "Architecture (simple-cnn, or a backbone name; default: from --weights, else simple-cnn)");
+  cmd->add_option("--arch", opt->arch, "Architecture (simple-cnn, or a backbone name; default: from --weights, else the best cached pretrained backbone, else simple-cnn)");
   cmd->add_option("--weights", opt->weights, "Pretrained backbone weights: Keras .h5 or torchvision .pth")->check(CLI::ExistingFile);
   cmd->add_option("--strategy", opt->strategy, "scratch | feature-extract | fine-tune | auto")->capture_default_str();
   cmd->add_option("--image-size", opt->image_size, "Input size in pixels (default: 180 for simple-cnn, else the backbone's)");
-  cmd->add_option("--epochs", opt->epochs, "Epochs (default: 30 from scratch, 20 transfer learning)");
+  cmd->add_option("--epochs", opt->epochs, "Epochs (default: 30 from scratch, 10 transfer learning)");
   cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--optimizer", opt->optimizer, "rmsprop | adam | adamw | sgd (default: rmsprop from scratch, adam transfer)");
   cmd->add_option("--lr", opt->lr, "Learning rate (default: 1e-3; sgd 1e-2)");
@@ -33,6 +33,10 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--momentum", opt->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--dropout", opt->dropout, "Dropout before the last layer")->capture_default_str();
   cmd->add_option("--head-hidden", opt->head_hidden, "Hidden units in the head (0: none)")->capture_default_str();
+  cmd->add_option("--head-solver", opt->head_solver,
+                  "Head on frozen features: lbfgs (logistic regression to convergence) | epochs (the optimizer)")
+      ->check(CLI::IsMember({"lbfgs", "epochs"}))
+      ->capture_default_str();
   cmd->add_option("--unfreeze", opt->unfreeze, "fine-tune: number of backbone stages to train, or 'all'")->capture_default_str();
   cmd->add_option("--augment", opt->augment, "Augmentation preset or key=value list (see README)")->capture_default_str();
   cmd->add_option("--val-split", opt->val_split, "Fraction of train used for validation when there is no validation folder")

@@ -18,11 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 // The images to evaluate on, labelled with the model's class indices.
-ImageSet images_for(const std::string& dir, const std::vector<std::string>& model_classes) {
+ImageSet images_for(const std::string& dir, const std::vector<std::string>& model_classes, std::string& used) {
   fs::path root(dir);
   ImageSet set;
-  if (fs::is_directory(root / "test")) set = scan_class_folders((root / "test").string(), true);
-  else set = scan_class_folders(dir, true);
+  used = fs::is_directory(root / "test") ? (root / "test").string() : dir;
+  set = scan_class_folders(used, true);
   std::vector<int> to_model(set.classes.size());
   for (size_t c = 0; c < set.classes.size(); ++c) {
     auto it = std::find(model_classes.begin(), model_classes.end(), set.classes[c]);
@@ -46,12 +46,13 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   const torch::Device device = resolve_device(opt.device);
   SavedModel model = load_model(opt.model);
   model.network->to(device);
-  ImageSet set = images_for(opt.data, model.spec.classes);
+  Evaluation ev;
+  ImageSet set = images_for(opt.data, model.spec.classes, ev.evaluated_on);
   ImageCache cache(set, model.spec.image_size, threads, opt.strict, size_t(2) << 30, opt.progress);
   Scores s = score_images(model.network, cache, model.spec.normalization, opt.batch_size, device, threads,
                           opt.progress ? "evaluating" : "");
-  Evaluation ev;
   ev.classes = model.spec.classes;
+  ev.model_metadata = model.metadata;
   ev.metrics = compute_metrics(ev.classes, s.labels, s.predicted, s.loss);
   for (const auto& b : cache.bad_images()) ev.skipped.push_back(b.reason);
   for (size_t i = 0; i < s.labels.size(); ++i)

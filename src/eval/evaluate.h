@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/metrics.h"
 
 namespace imagefit {
@@ -19,6 +21,8 @@ struct Evaluation {
   std::vector<Mistake> mistakes;  // most confident mistakes first
   std::vector<std::string> skipped;  // unreadable images ("path: reason")
   double seconds = 0;
+  nlohmann::json model_metadata;  // the model file's metadata (network, training summary, history)
+  std::string evaluated_on;        // the folder of class folders actually used
 };
 
 struct EvaluateOptions {

@@ -1,24 +1,21 @@
 #pragma once
-// Classification metrics from true and predicted labels (torch-free).
+// Classification metrics from true and predicted labels (torch-free). The arithmetic lives in
+// report/metrics (one implementation for the terminal, JSON and the HTML report).
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-namespace imagefit {
+#include "report/metrics.h"
 
-struct ClassMetrics {
-  std::string label;
-  double precision = 0, recall = 0, f1 = 0;
-  long support = 0;  // number of true instances
-};
+namespace imagefit {
 
 struct Metrics {
   double accuracy = 0;
   double loss = 0;
   long count = 0;
-  std::vector<ClassMetrics> per_class;
-  std::vector<std::vector<long>> confusion;  // [true][predicted]
+  std::vector<ClassMetrics> per_class;  // name, precision, recall, f1, support
+  ConfusionMatrix confusion;            // [true][predicted]
   double macro_f1 = 0;
 };
 

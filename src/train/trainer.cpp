@@ -22,6 +22,8 @@
 #include "train/image_cache.h"
 #include "train/optimizer.h"
 #include "train/scoring.h"
+#include "train/logistic_regression.h"
+#include "weights/catalog.h"
 #include "weights/model_file.h"
 #include "weights/pretrained.h"
 #include "weights/state_dict.h"
@@ -305,22 +307,40 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   Backbone pretrained_backbone;
   std::string strategy = opt.strategy;
   std::string weights_description;
-  if (!opt.weights.empty()) {
-    Pretrained p = load_pretrained(opt.weights, opt.arch);
+  std::string weights_file = opt.weights;
+  if (weights_file.empty() && opt.arch.empty() && (strategy == "auto" || strategy == "feature-extract" ||
+                                                   strategy == "fine-tune")) {
+    // No model named: the best pretrained backbone already on this machine, else from scratch.
+    if (auto cached = best_cached_backbone()) {
+      weights_file = cached->path.string();
+      if (opt.progress)
+        std::fprintf(stderr, "using the pretrained backbone %s (%s); --arch simple-cnn trains from scratch\n",
+                     cached->entry.name.c_str(), weights_file.c_str());
+    } else {
+      if (strategy != "auto")
+        throw Error("--strategy " + strategy + " needs a pretrained backbone: --weights FILE, or `imagefit weights fetch NAME`");
+      if (opt.progress)
+        std::fprintf(stderr, "training simple-cnn from scratch: no pretrained backbone in %s (imagefit weights fetch "
+                             "mobilenet_v2 gets one; --weights FILE uses a file you have)\n",
+                     weights_cache_dir().string().c_str());
+    }
+  }
+  if (!weights_file.empty()) {
+    Pretrained p = load_pretrained(weights_file, opt.arch);
     pretrained_backbone = p.backbone;
     spec.arch = p.arch;
     spec.backbone = p.options;
     weights_description = p.description;
-    if (opt.progress) std::fprintf(stderr, "backbone: %s from %s\n", p.description.c_str(), opt.weights.c_str());
+    if (opt.progress) std::fprintf(stderr, "backbone: %s from %s\n", p.description.c_str(), weights_file.c_str());
   } else {
     spec.arch = opt.arch.empty() ? "simple-cnn" : opt.arch;
     find_architecture(spec.arch);  // validates the name
   }
   const bool transfer = bool(pretrained_backbone);
-  if (strategy == "auto") strategy = transfer ? "fine-tune" : "scratch";
+  if (strategy == "auto" && !transfer) strategy = "scratch";
   if (!transfer && strategy != "scratch")
     throw Error("--strategy " + strategy + " needs a pretrained backbone (--weights FILE)");
-  if (strategy != "scratch" && strategy != "feature-extract" && strategy != "fine-tune")
+  if (strategy != "scratch" && strategy != "feature-extract" && strategy != "fine-tune" && strategy != "auto")
     throw Error("unknown --strategy '" + strategy + "' (auto, scratch, feature-extract, fine-tune)");
 
   if (spec.arch == "simple-cnn") {
@@ -347,7 +367,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   // Augmentation (none by default).
   Augmentation aug = make_augmentation(opt.augment, spec.image_size);
 
-  const int epochs = opt.epochs > 0 ? opt.epochs : (transfer ? 20 : 30);
+  const int epochs = opt.epochs > 0 ? opt.epochs : (transfer ? 10 : 30);
   std::filesystem::path out_path(opt.output);
   run.history_path = out_path.parent_path() / (out_path.stem().string() + ".history.csv");
   run.curves_path = out_path.parent_path() / (out_path.stem().string() + ".curves.png");
@@ -373,7 +393,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                     {"batch_size", opt.batch_size},
                     {"seed", opt.seed},
                     {"augment", aug.json},
-                    {"weights", opt.weights},
+                    {"weights", weights_file},
                     {"weights_description", weights_description},
                     {"train_images", train_cache.size()},
                     {"validation_images", val_cache.size()},
@@ -402,9 +422,52 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     }
     auto val_x = pooled_features(run, val_cache, nullptr, 0, "features (validation)");
     auto val_y = cache_labels(val_cache);
-    const int head_epochs = strategy == "feature-extract" ? epochs : std::max(5, epochs / 3);
-    train_head_on_features(run, head_epochs, train_x, train_y, val_x, val_y, lr);
     run.metadata["training"]["feature_copies"] = copies;
+    if (spec.head.hidden == 0 && opt.head_solver != "epochs") {
+      // The linear probe: logistic regression to convergence, its L2 strength chosen on validation.
+      const auto t0 = Clock::now();
+      LogisticFit fit = fit_logistic_regression(train_x, train_y, val_x, val_y, int64_t(spec.classes.size()));
+      {
+        torch::NoGradGuard no_grad;
+        auto params = run.net->head()->named_parameters();
+        params["fc.weight"].copy_(fit.weight);
+        params["fc.bias"].copy_(fit.bias);
+      }
+      EpochRecord rec;
+      rec.phase = "head";
+      rec.train_loss = fit.train_loss;
+      rec.train_accuracy = fit.train_accuracy;
+      rec.val_loss = fit.val_loss;
+      rec.val_accuracy = fit.val_accuracy;
+      rec.seconds = seconds_since(t0);
+      rec.images_per_second = double(train_x.size(0)) / std::max(1e-9, rec.seconds);
+      if (opt.progress)
+        std::fprintf(stderr, "linear probe (logistic regression, L-BFGS, l2 %.0e chosen on validation): val_acc %.4f\n",
+                     fit.l2, fit.val_accuracy);
+      run.metadata["training"]["head_solver"] = "lbfgs";
+      run.metadata["training"]["head_l2"] = fit.l2;
+      run.end_epoch(rec);
+    } else {
+      const int head_epochs = strategy == "feature-extract" ? epochs : std::max(5, epochs / 3);
+      train_head_on_features(run, head_epochs, train_x, train_y, val_x, val_y, lr);
+      run.metadata["training"]["head_solver"] = "epochs";
+    }
+    const double probe_accuracy = run.history.empty() ? 0.0 : run.history.back().val_accuracy;
+
+    if (strategy == "auto") {
+      // MISSION §4's table: features that already separate the classes → keep the linear head (more
+      // training mostly overfits small data); otherwise fine-tune the top of the backbone, which
+      // keeps the probe's result anyway if it does not beat it on validation.
+      const bool features_fit = probe_accuracy >= 0.985;
+      strategy = features_fit ? "feature-extract" : "fine-tune";
+      if (opt.progress)
+        std::fprintf(stderr, "strategy auto: linear probe reaches %.1f%% on validation (%zu training images); %s\n",
+                     100 * probe_accuracy, train_cache.size(),
+                     features_fit ? "ImageNet features already fit this task: feature-extract (frozen backbone)"
+                                  : "fine-tuning the top of the backbone can do better: fine-tune");
+      run.metadata["training"]["strategy"] = "auto: " + strategy;
+      run.metadata["training"]["probe_val_accuracy"] = probe_accuracy;
+    }
 
     if (strategy == "fine-tune" && !run.stopped) {
       // Phase 2: continue from the best head, unfreeze the last stages with a 10× smaller learning rate.
@@ -422,7 +485,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
         std::fprintf(stderr, "fine-tune: %d of %d backbone stages trainable (%zu tensors), lr %.2g (head %.2g)\n", n,
                      n_stages, backbone_params.size(), backbone_lr, head_lr);
       run.metadata["training"]["unfrozen_stages"] = n;
-      train_on_images(run, "fine-tune", epochs - head_epochs, train_cache, val_cache, *optimizer,
+      train_on_images(run, "fine-tune", std::max(1, epochs - int(run.history.size())), train_cache, val_cache, *optimizer,
                       {backbone_lr, head_lr}, aug.transform, /*backbone_eval_mode=*/true);
     }
   }
@@ -458,6 +521,10 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   }
   summary["seconds"] = seconds_since(t_start);
   best.metadata["training"]["seconds"] = summary["seconds"];
+  best.metadata["training"]["epochs_run"] = run.history.size();
+  // The whole history (not only up to the best epoch) travels in the model, for reports.
+  best.metadata["training"]["history"] = history_to_csv(run.history);
+  if (!run.stop_reason.empty()) best.metadata["training"]["stopped"] = run.stop_reason;
   save_model(opt.output, best.spec, best.metadata, best.network);
   return summary;
 }

@@ -25,6 +25,7 @@ struct TrainOptions {
   double momentum = 0.9;          // sgd
   double dropout = 0.5;
   int head_hidden = 0;
+  std::string head_solver = "lbfgs";  // head on frozen features without hidden layer: lbfgs | epochs
   std::string unfreeze = "auto";  // fine-tune: number of backbone stages to train, or "all"
   uint64_t seed = 0;
   int threads = 0;                // 0 → all cores

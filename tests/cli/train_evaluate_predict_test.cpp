@@ -38,7 +38,7 @@ Trained& trained() {
                              " --val 0.2 --test 0.2 --seed 0");
     EXPECT_EQ(split.exit_code, 0) << split.output;
     auto r = run_command(bin() + " train " + q(t->data) + " -o " + q(t->model) +
-                         " --image-size 64 --epochs 25 --seed 0 --json");
+                         " --arch simple-cnn --image-size 64 --epochs 25 --seed 0 --json");
     t->output = r.output;
     EXPECT_EQ(r.exit_code, 0) << r.output;
     t->summary = last_json(r.output);
@@ -93,6 +93,33 @@ void check_EvaluateAgreesWithTrainingsTestAccuracy() {
   EXPECT_EQ(text.exit_code, 0) << text.output;
   EXPECT_NE(text.output.find("precision"), std::string::npos);
   EXPECT_NE(text.output.find("confusion matrix"), std::string::npos);
+}
+
+void check_ReportHasPicturesAndAPage() {
+  auto& t = trained();
+  const fs::path report = t.dir.path() / "report";
+  auto r = run_command(bin() + " evaluate " + q(t.model) + " " + q(t.data) + " --report " + q(report) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = last_json(r.output);
+  EXPECT_EQ(j["report"].size(), 4u) << j.dump();  // confusion, mistakes, curves, report.html
+  // Real pictures of a sensible size (the drawing itself is tested in tests/report).
+  for (const char* name : {"confusion.png", "curves.png", "mistakes.png"}) {
+    cv::Mat png = cv::imread((report / name).string());
+    ASSERT_FALSE(png.empty()) << name;
+    EXPECT_GE(png.cols, 400) << name;
+    EXPECT_GE(png.rows, 200) << name;
+  }
+  const std::string html = read_file(report / "report.html");
+  // Self-contained: the pictures are inline, nothing is fetched.
+  EXPECT_NE(html.find("data:image/"), std::string::npos);
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+  EXPECT_NE(html.find("simple-cnn"), std::string::npos);
+  // The worst mistake's file name and the accuracy figure are on the page.
+  ASSERT_FALSE(j["mistakes"].empty());
+  EXPECT_NE(html.find(fs::path(j["mistakes"][0]["path"].get<std::string>()).filename().string()), std::string::npos);
+  char accuracy[32];
+  std::snprintf(accuracy, sizeof accuracy, "%.1f", 100 * j["accuracy"].get<double>());
+  EXPECT_NE(html.find(accuracy), std::string::npos) << accuracy;
 }
 
 void check_PredictFilesAndFoldersWithJsonCsvAndBadFiles() {
@@ -153,6 +180,7 @@ void check_TruncatedModelIsAClearErrorNotACrash() {
 TEST(EndToEnd, SplitTrainEvaluatePredictInfoOnTheSampleDataset) {
   { SCOPED_TRACE("train"); check_TrainsWellAboveChanceOnTheSampleDataset(); }
   { SCOPED_TRACE("evaluate"); check_EvaluateAgreesWithTrainingsTestAccuracy(); }
+  { SCOPED_TRACE("report"); check_ReportHasPicturesAndAPage(); }
   { SCOPED_TRACE("predict"); check_PredictFilesAndFoldersWithJsonCsvAndBadFiles(); }
   { SCOPED_TRACE("info"); check_InfoDescribesTheModel(); }
   { SCOPED_TRACE("truncated model"); check_TruncatedModelIsAClearErrorNotACrash(); }
@@ -190,18 +218,18 @@ TEST(BadInput, CorruptImageIsSkippedByNameOrFatalWithStrict) {
   for (const char* c : {"a", "b"})
     for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), (c[0] == 'a' ? 20 : 220) + i);
   atomic_write_text(ds / "a" / "broken.jpg", "\xFF\xD8\xFF\xE0 not a jpeg");
-  auto r = run_command(bin() + " train " + q(ds) + " --image-size 16 --epochs 1 -o " + q(dir.path() / "m.imagefit"));
+  auto r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 -o " + q(dir.path() / "m.imagefit"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("broken.jpg"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("could not be read and were skipped"), std::string::npos) << r.output;
-  r = run_command(bin() + " train " + q(ds) + " --image-size 16 --epochs 1 --strict -o " + q(dir.path() / "m2.imagefit"));
+  r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 --strict -o " + q(dir.path() / "m2.imagefit"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("broken.jpg"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"split", "train", "evaluate", "predict", "info"}) {
+  for (const char* cmd : {"split", "train", "evaluate", "predict", "info", "augment", "weights", "serve", "export"}) {
     auto r = run_command(bin() + " " + cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd << r.output;

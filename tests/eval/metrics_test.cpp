@@ -9,7 +9,7 @@ TEST(Metrics, PrecisionRecallF1AndConfusion) {
   // predicted: a a b b c c
   Metrics m = compute_metrics({"a", "b", "c"}, {0, 0, 0, 1, 1, 2}, {0, 0, 1, 1, 2, 2}, 0.5);
   EXPECT_NEAR(m.accuracy, 4.0 / 6, 1e-12);
-  EXPECT_EQ(m.confusion, (std::vector<std::vector<long>>{{2, 1, 0}, {0, 1, 1}, {0, 0, 1}}));
+  EXPECT_EQ(m.confusion, (ConfusionMatrix{{2, 1, 0}, {0, 1, 1}, {0, 0, 1}}));
   EXPECT_NEAR(m.per_class[0].precision, 1.0, 1e-12);
   EXPECT_NEAR(m.per_class[0].recall, 2.0 / 3, 1e-12);
   EXPECT_NEAR(m.per_class[0].f1, 0.8, 1e-12);

@@ -65,7 +65,9 @@ Diffs compare_with_opencv(TestModel& m, bool include_normalization, const std::s
   EXPECT_GT(variation_max, 1e-5) << label << ": the network gives the same logits for every image";
   EXPECT_LE(d.probabilities, kTolerance) << label;
   EXPECT_LE(d.logits, kTolerance * std::max(1.0, logit_max)) << label;
-  EXPECT_LE(variation_error, 1e-2) << label;
+  // 1% of the image-dependent part, but never below float32 noise (random deep networks such as
+  // EfficientNet map all images to logits that differ by only ~1e-5).
+  EXPECT_LE(variation_error * variation_max, std::max(1e-2 * variation_max, 1e-6)) << label;
   return d;
 }
 

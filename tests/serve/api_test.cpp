@@ -98,7 +98,7 @@ class ServeApi : public ::testing::Test {
     options.port = 0;
     options.threads = 2;
     options.max_body_mb = 2;
-    options.batch_window_ms = 20;
+    options.batch_window_ms = 50;  // wide enough for the concurrent clients below to share batches
     server_ = new ModelServer(model_path_, options);
     thread_ = new std::thread([] { server_->run(); });
   }
