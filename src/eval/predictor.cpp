@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "models/device.h"
+#include "models/frozen_features.h"
 #include "models/input_tensor.h"
 #include "train/image_cache.h"
 #include "weights/saved_model.h"
@@ -18,6 +19,7 @@ class TorchPredictor : public Predictor {
       : model_(load_model(path)), device_(resolve_device(device)) {
     model_.network->to(device_);
     model_.network->eval();
+    frozen_ = std::make_unique<FrozenFeatures>(model_.network, model_.spec.image_size);
   }
 
   std::vector<std::vector<float>> probabilities(const std::vector<cv::Mat>& rgb) override {
@@ -32,7 +34,7 @@ class TorchPredictor : public Predictor {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         torch::NoGradGuard no_grad;
-        probs = torch::softmax(model_.network->forward(batch.to(device_)), 1).to(torch::kCPU).contiguous();
+        probs = torch::softmax(frozen_->logits(batch.to(device_)), 1).to(torch::kCPU).contiguous();
       }
       const int64_t c = probs.size(1);
       const float* p = probs.data_ptr<float>();
@@ -63,6 +65,7 @@ class TorchPredictor : public Predictor {
  private:
   SavedModel model_;
   torch::Device device_;
+  std::unique_ptr<FrozenFeatures> frozen_;
   std::mutex mutex_;
 };
 

@@ -8,59 +8,16 @@
 
 #include "core/error.h"
 #include "export/input_normalization.h"
+#include "models/script_mirror.h"
 
 namespace imagefit {
-
-namespace {
-
-// A torch::jit::Module holding the same tensors as `network` (shared, not copied) under the same
-// nested names, so the tracer records parameter reads as attribute reads instead of constants.
-class ScriptModuleMirror {
- public:
-  explicit ScriptModuleMirror(torch::nn::Module& network) : root_("__torch__.imagefit.ImagefitClassifier") {
-    for (const auto& p : network.named_parameters()) {
-      const auto [owner, leaf] = split(p.key());
-      module(owner).register_parameter(leaf, p.value(), /*is_buffer=*/false);
-    }
-    for (const auto& b : network.named_buffers()) {
-      const auto [owner, leaf] = split(b.key());
-      module(owner).register_buffer(leaf, b.value());
-    }
-  }
-  torch::jit::Module& root() { return root_; }
-
- private:
-  static std::pair<std::string, std::string> split(const std::string& name) {
-    const auto dot = name.rfind('.');
-    if (dot == std::string::npos) return {"", name};
-    return {name.substr(0, dot), name.substr(dot + 1)};
-  }
-
-  torch::jit::Module& module(const std::string& path) {
-    if (path.empty()) return root_;
-    auto it = submodules_.find(path);
-    if (it != submodules_.end()) return it->second;
-    const auto [parent, leaf] = split(path);
-    std::string type = path;
-    for (char& ch : type)
-      if (ch == '.') ch = '_';
-    torch::jit::Module child("__torch__.imagefit.Module_" + type);
-    module(parent).register_module(leaf, child);
-    return submodules_.emplace(path, child).first->second;
-  }
-
-  torch::jit::Module root_;
-  std::map<std::string, torch::jit::Module> submodules_;
-};
-
-}  // namespace
 
 void write_torchscript(const NetworkSpec& spec, Classifier& network, const ExportOptions& options, std::ostream& out,
                        ExportSummary* summary) {
   network->eval();
   network->to(torch::kCPU);
   torch::NoGradGuard no_grad;
-  ScriptModuleMirror mirror(*network);
+  ScriptModuleMirror mirror(*network, "__torch__.imagefit.ImagefitClassifier");
   torch::jit::Module& script = mirror.root();
 
   const ChannelNormalization norm = channel_normalization(spec.normalization);

@@ -6,7 +6,8 @@
 namespace imagefit {
 
 Scores score_images(Classifier& network, const ImageCache& cache, Normalization norm, int batch_size,
-                    const torch::Device& device, int threads, const std::string& progress_label) {
+                    const torch::Device& device, int threads, const std::string& progress_label,
+                    FrozenFeatures* frozen) {
   Scores s;
   if (cache.size() == 0) return s;
   torch::NoGradGuard no_grad;
@@ -23,7 +24,8 @@ Scores score_images(Classifier& network, const ImageCache& cache, Normalization 
   double loss_sum = 0;
   size_t correct = 0, seen = 0;
   while (auto batch = loader.next()) {
-    auto logits = network->forward(batch->images.to(device)).to(torch::kCPU).to(torch::kFloat32);
+    auto images = batch->images.to(device);
+    auto logits = (frozen ? frozen->logits(images) : network->forward(images)).to(torch::kCPU).to(torch::kFloat32);
     auto labels = batch->labels;
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "models/classifier.h"
+#include "models/frozen_features.h"
 #include "train/image_cache.h"
 
 namespace imagefit {
@@ -19,6 +20,7 @@ struct Scores {
 };
 
 Scores score_images(Classifier& network, const ImageCache& cache, Normalization norm, int batch_size,
-                    const torch::Device& device, int threads, const std::string& progress_label = "");
+                    const torch::Device& device, int threads, const std::string& progress_label = "",
+                    FrozenFeatures* frozen = nullptr);  // the network's frozen graph, when it has one
 
 }  // namespace imagefit

@@ -175,8 +175,8 @@ void train_on_images(Run& run, const std::string& phase, int epochs, const Image
 }
 
 // Pooled backbone features of every cached image (frozen backbone, eval mode).
-torch::Tensor pooled_features(Run& run, const ImageCache& cache, const SampleTransform& transform, int copy,
-                              const std::string& label) {
+torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache& cache,
+                              const SampleTransform& transform, int copy, const std::string& label) {
   torch::NoGradGuard no_grad;
   run.net->eval();
   LoaderOptions lo;
@@ -190,7 +190,7 @@ torch::Tensor pooled_features(Run& run, const ImageCache& cache, const SampleTra
   ProgressBar bar(label, long(cache.size()));
   long seen = 0;
   while (auto batch = loader.next()) {
-    auto fmap = run.net->backbone()->forward(batch->images.to(run.device));
+    auto fmap = frozen(batch->images.to(run.device));
     parts.push_back(run.net->head()->pool(fmap).to(torch::kCPU));
     seen += batch->images.size(0);
     if (run.opt.progress) bar.update(seen);
@@ -412,15 +412,17 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   } else {
     // Phase 1: frozen backbone, head trained on features computed once.
     for (auto& p : run.net->backbone()->parameters()) p.set_requires_grad(false);
-    auto train_x = pooled_features(run, train_cache, nullptr, 0, "features (train)");
+    run.net->eval();
+    FrozenFeatures frozen(run.net, spec.image_size);  // BatchNorm folded: the backbone does not change here
+    auto train_x = pooled_features(run, frozen, train_cache, nullptr, 0, "features (train)");
     auto train_y = cache_labels(train_cache);
     const int copies = aug.transform ? 4 : 0;  // augmented copies of the training features
     for (int c = 1; c <= copies; ++c) {
-      train_x = torch::cat({train_x, pooled_features(run, train_cache, aug.transform, c,
+      train_x = torch::cat({train_x, pooled_features(run, frozen, train_cache, aug.transform, c,
                                                      "features (augmented copy " + std::to_string(c) + ")")});
       train_y = torch::cat({train_y, cache_labels(train_cache)});
     }
-    auto val_x = pooled_features(run, val_cache, nullptr, 0, "features (validation)");
+    auto val_x = pooled_features(run, frozen, val_cache, nullptr, 0, "features (validation)");
     auto val_y = cache_labels(val_cache);
     run.metadata["training"]["feature_copies"] = copies;
     if (spec.head.hidden == 0 && opt.head_solver != "epochs") {
@@ -511,8 +513,10 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                             {"stopped", run.stop_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.stop_reason)}};
   if (ds.has_test() && !(interrupted && interrupted())) {
     ImageCache test_cache(ds.test, spec.image_size, threads, opt.strict, size_t(1) << 30, opt.progress);
+    best.network->eval();
+    FrozenFeatures frozen(best.network, spec.image_size);
     Scores t = score_images(best.network, test_cache, spec.normalization, std::max(64, opt.batch_size), run.device,
-                            threads, opt.progress ? "test" : "");
+                            threads, opt.progress ? "test" : "", &frozen);
     summary["test_loss"] = t.loss;
     summary["test_accuracy"] = t.accuracy;
     summary["test_images"] = test_cache.size();
@@ -521,6 +525,9 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   }
   summary["seconds"] = seconds_since(t_start);
   best.metadata["training"]["seconds"] = summary["seconds"];
+  // Settings decided after the best epoch was saved (the strategy `auto` chose, ...).
+  for (const auto& [key, value] : run.metadata["training"].items())
+    if (!best.metadata["training"].contains(key) || key == "strategy") best.metadata["training"][key] = value;
   best.metadata["training"]["epochs_run"] = run.history.size();
   // The whole history (not only up to the best epoch) travels in the model, for reports.
   best.metadata["training"]["history"] = history_to_csv(run.history);

@@ -1,0 +1,54 @@
+#include "models/frozen_features.h"
+
+#include <torch/csrc/jit/frontend/tracer.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "models/script_mirror.h"
+
+namespace imagefit {
+
+FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size) : network_(std::move(network)) {
+  if (std::getenv("IMAGEFIT_NO_FREEZE")) return;  // for comparisons (bench, tests)
+  try {
+    torch::NoGradGuard no_grad;
+    network_->eval();
+    auto backbone = network_->backbone();
+    ScriptModuleMirror mirror(*backbone, "__torch__.imagefit.FrozenBackbone");
+    torch::jit::Module& script = mirror.root();
+    auto forward = [&](torch::jit::Stack inputs) -> torch::jit::Stack {
+      return {network_->features(inputs.at(0).toTensor())};
+    };
+    const auto device = backbone->parameters().empty() ? torch::Device(torch::kCPU) : backbone->parameters()[0].device();
+    // Batch 2 so that nothing batch-size specific is recorded; sizes are fixed by the image size.
+    const torch::Tensor example = torch::randn({2, 3, image_size, image_size}, torch::TensorOptions().device(device));
+    auto traced = torch::jit::tracer::trace({example}, forward, [](const torch::autograd::Variable&) { return ""; },
+                                            /*strict=*/true, /*force_outplace=*/false, &script, {"input"});
+    auto method = script._ivalue()->compilation_unit()->create_function(
+        c10::QualifiedName(*script.type()->name(), "forward"), traced.first->graph);
+    script.type()->addMethod(method);
+    script.eval();
+    graph_ = torch::jit::freeze(script);
+    frozen_ = true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "note: running the backbone without graph optimizations (%s)\n", e.what());
+  }
+}
+
+torch::Tensor FrozenFeatures::operator()(const torch::Tensor& x) {
+  if (!frozen_) return network_->features(x);
+  return graph_.forward({x}).toTensor();
+}
+
+int FrozenFeatures::count_nodes(const std::string& kind) const {
+  if (!frozen_) return -1;
+  int n = 0;
+  for (const auto* node : graph_.get_method("forward").graph()->nodes())
+    if (node->kind().toQualString() == kind) ++n;
+  return n;
+}
+
+torch::Tensor FrozenFeatures::logits(const torch::Tensor& x) { return network_->head()->forward((*this)(x)); }
+
+}  // namespace imagefit
