@@ -32,7 +32,7 @@ if [[ -z "${MODEL:-}" ]]; then
   MODEL="$WORK/sample.imagefit"
   echo "serve_load: training a simple-cnn (180x180, 1 epoch) on data/sample-sign-digits for the test..."
   "$BIN" split data/sample-sign-digits "$WORK/data" --val 0.2 --test 0.1 --seed 0 >/dev/null
-  "$BIN" train "$WORK/data" -o "$MODEL" --image-size 180 --epochs 1 --quiet >/dev/null
+  "$BIN" train "$WORK/data" -o "$MODEL" --arch simple-cnn --image-size 180 --epochs 1 --quiet >/dev/null
 fi
 if [[ -z "${IMAGE:-}" ]]; then
   IMAGE=../shared/images/hot_dog.jpg

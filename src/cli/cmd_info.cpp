@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "augment/augment_params.h"
+#include "core/error.h"
 #include "weights/model_file.h"
 
 namespace imagefit::cli {
@@ -34,6 +36,12 @@ void add_info_command(CLI::App& app) {
       for (const auto& [key, value] : meta["training"].items()) {
         if (key == "history" || value.is_null()) continue;  // the per-epoch table: see --json or history.csv
         std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+        if (key == "augment" && value.is_object()) {
+          try {
+            text = describe(augment_from_json(value));
+          } catch (const Error&) {
+          }
+        }
         if (text.empty()) continue;
         std::printf("  %-20s %s\n", key.c_str(), text.c_str());
       }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "augment/augment_params.h"
 #include "core/history.h"
 #include "data/image_io.h"
 #include "report/confusion.h"
@@ -33,6 +34,14 @@ KeyValues training_settings(const nlohmann::json& t) {
   for (const auto& [key, value] : t.items()) {
     if (key == "history" || value.is_null()) continue;
     if (value.is_string() && value.get<std::string>().empty()) continue;
+    if (key == "augment" && value.is_object()) {
+      // The spec a user would type (`--augment ...`), not every parameter.
+      try {
+        out.emplace_back(key, describe(augment_from_json(value)));
+        continue;
+      } catch (const Error&) {
+      }
+    }
     out.emplace_back(key, as_text(value));
   }
   return out;

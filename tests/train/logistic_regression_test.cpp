@@ -27,7 +27,7 @@ TEST(LogisticRegression, ConvergesToTheRegularizedOptimum) {
   LogisticFit fit = fit_logistic_regression(x, y, vx, vy, 3, {l2});
   EXPECT_EQ(fit.l2, l2);
   ASSERT_EQ(fit.weight.sizes(), (std::vector<int64_t>{3, 6}));
-  // At the optimum the gradient of the penalized loss vanishes.
+  // At the optimum the gradient of the penalized loss on the raw features vanishes.
   auto w = fit.weight.clone().set_requires_grad(true), b = fit.bias.clone().set_requires_grad(true);
   auto loss = F::cross_entropy(torch::addmm(b, x, w.t()), y) + 0.5 * l2 * w.pow(2).sum();
   loss.backward();
