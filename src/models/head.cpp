@@ -24,4 +24,9 @@ torch::Tensor HeadImpl::classify(torch::Tensor x) {
 
 torch::Tensor HeadImpl::forward(torch::Tensor x) { return classify(pool(x)); }
 
+void HeadImpl::set_dropout(double p) {
+  options_.dropout = p;
+  dropout_->options.p(p);
+}
+
 }  // namespace imagefit

@@ -21,6 +21,8 @@ class HeadImpl : public torch::nn::Module {
   torch::Tensor pool(torch::Tensor feature_map);     // N×C×h×w → N×in_features
   torch::Tensor classify(torch::Tensor pooled);      // N×in_features → logits
   const HeadOptions& options() const { return options_; }
+  // Changes the dropout probability (no parameters depend on it).
+  void set_dropout(double p);
 
  private:
   HeadOptions options_;

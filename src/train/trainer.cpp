@@ -427,6 +427,10 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     run.metadata["training"]["feature_copies"] = copies;
     if (spec.head.hidden == 0 && opt.head_solver != "epochs") {
       // The linear probe: logistic regression to convergence, its L2 strength chosen on validation.
+      // That L2 is its regularization: dropout in front of it (fitted without) would only add noise
+      // to its logits when fine-tuning starts from it, so the head has none.
+      spec.head.dropout = 0;
+      run.net->head()->set_dropout(0);
       const auto t0 = Clock::now();
       LogisticFit fit = fit_logistic_regression(train_x, train_y, val_x, val_y, int64_t(spec.classes.size()));
       {
