@@ -38,7 +38,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"lbfgs", "epochs"}))
       ->capture_default_str();
   cmd->add_option("--unfreeze", opt->unfreeze, "fine-tune: number of backbone stages to train, or 'all'")->capture_default_str();
-  cmd->add_option("--augment", opt->augment, "Augmentation preset or key=value list (see README)")->capture_default_str();
+  cmd->add_option("--augment", opt->augment, "Augmentation preset or key=value list (see README); auto: light for transfer learning, none from scratch")->capture_default_str();
   cmd->add_option("--val-split", opt->val_split, "Fraction of train used for validation when there is no validation folder")
       ->capture_default_str();
   cmd->add_option("--patience", opt->patience, "Early stopping after N epochs without val_loss improvement (0: off)")

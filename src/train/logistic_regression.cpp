@@ -41,7 +41,7 @@ Single fit_one(const torch::Tensor& x, const torch::Tensor& y, int64_t classes, 
 LogisticFit fit_logistic_regression(const torch::Tensor& train_x, const torch::Tensor& train_y,
                                     const torch::Tensor& val_x, const torch::Tensor& val_y, int64_t classes,
                                     std::vector<double> l2_grid) {
-  if (l2_grid.empty()) l2_grid = {1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4};  // strong → weak: warm starts
+  if (l2_grid.empty()) l2_grid = {1.0, 3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4};  // strong → weak: warm starts
   // Centered and globally rescaled features: the same optimum as on the raw features (the bias
   // absorbs the centering, the penalty is rescaled with the scale), far fewer L-BFGS iterations.
   // (Per-feature standardization would change which solution the penalty prefers; measured worse on

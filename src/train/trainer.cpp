@@ -365,7 +365,10 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   run.net->to(run.device);
 
   // Augmentation (none by default).
-  Augmentation aug = make_augmentation(opt.augment, spec.image_size);
+  const std::string augment_spec = opt.augment == "auto" ? (transfer ? "light" : "none") : opt.augment;
+  Augmentation aug = make_augmentation(augment_spec, spec.image_size);
+  if (opt.progress && opt.augment == "auto" && transfer)
+    std::fprintf(stderr, "augmentation: light (the default for transfer learning; --augment none turns it off)\n");
 
   const int epochs = opt.epochs > 0 ? opt.epochs : (transfer ? 10 : 30);
   std::filesystem::path out_path(opt.output);
