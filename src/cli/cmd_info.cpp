@@ -3,8 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "augment/augment_params.h"
-#include "core/error.h"
+#include "eval/evaluation_report.h"
 #include "weights/model_file.h"
 
 namespace imagefit::cli {
@@ -33,18 +32,9 @@ void add_info_command(CLI::App& app) {
                 (long long)net["head"].value("hidden", 0), net["head"].value("dropout", 0.0));
     if (meta.contains("training")) {
       std::printf("training:\n");
-      for (const auto& [key, value] : meta["training"].items()) {
-        if (key == "history" || value.is_null()) continue;  // the per-epoch table: see --json or history.csv
-        std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-        if (key == "augment" && value.is_object()) {
-          try {
-            text = describe(augment_from_json(value));
-          } catch (const Error&) {
-          }
-        }
-        if (text.empty()) continue;
+      // The per-epoch table is left out: see --json or the .history.csv beside the model.
+      for (const auto& [key, text] : training_summary_items(meta["training"]))
         std::printf("  %-20s %s\n", key.c_str(), text.c_str());
-      }
     }
   });
 }

@@ -49,7 +49,6 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   Evaluation ev;
   ImageSet set = images_for(opt.data, model.spec.classes, ev.evaluated_on);
   ImageCache cache(set, model.spec.image_size, threads, opt.strict, size_t(2) << 30, opt.progress);
-  model.network->eval();
   FrozenFeatures frozen(model.network, model.spec.image_size);
   Scores s = score_images(model.network, cache, model.spec.normalization, opt.batch_size, device, threads,
                           opt.progress ? "evaluating" : "", &frozen);

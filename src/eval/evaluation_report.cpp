@@ -28,8 +28,9 @@ std::string as_text(const nlohmann::json& v) {
   return v.dump();
 }
 
-// The training settings worth showing, in a readable order; the rest of the summary after them.
-KeyValues training_settings(const nlohmann::json& t) {
+}  // namespace
+
+KeyValues training_summary_items(const nlohmann::json& t) {
   KeyValues out;
   for (const auto& [key, value] : t.items()) {
     if (key == "history" || value.is_null()) continue;
@@ -46,6 +47,8 @@ KeyValues training_settings(const nlohmann::json& t) {
   }
   return out;
 }
+
+namespace {
 
 KeyValues model_summary(const nlohmann::json& meta, const std::string& model_path, size_t classes) {
   KeyValues out;
@@ -98,7 +101,7 @@ std::vector<std::string> write_evaluation_report(const Evaluation& ev, const Rep
   data.subtitle = opt.model_path + " evaluated on " + ev.evaluated_on;
   data.model_summary = model_summary(ev.model_metadata, opt.model_path, ev.classes.size());
   if (ev.model_metadata.contains("training"))
-    data.training_settings = training_settings(ev.model_metadata["training"]);
+    data.training_settings = training_summary_items(ev.model_metadata["training"]);
   data.history = stored_history(ev.model_metadata, opt.model_path);
   data.classes = ev.classes;
   data.confusion = ev.metrics.confusion;

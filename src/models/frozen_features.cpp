@@ -3,14 +3,12 @@
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "models/script_mirror.h"
 
 namespace imagefit {
 
 FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size) : network_(std::move(network)) {
-  if (std::getenv("IMAGEFIT_NO_FREEZE")) return;  // for comparisons (bench, tests)
   try {
     torch::NoGradGuard no_grad;
     network_->eval();

@@ -12,7 +12,7 @@ namespace imagefit {
 
 class FrozenFeatures {
  public:
-  // `network` in eval mode on its device; its weights are copied into the graph (later changes to
+  // `network` on its device (put in eval mode here); its weights are copied into the graph (later changes to
   // the network are not seen). Falls back to the network itself if tracing fails.
   FrozenFeatures(Classifier network, int64_t image_size);
   // N×3×S×S normalized images → the backbone's feature map (as network->features(x)).

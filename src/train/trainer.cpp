@@ -316,13 +316,10 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
       if (opt.progress)
         std::fprintf(stderr, "using the pretrained backbone %s (%s); --arch simple-cnn trains from scratch\n",
                      cached->entry.name.c_str(), weights_file.c_str());
-    } else {
-      if (strategy != "auto")
-        throw Error("--strategy " + strategy + " needs a pretrained backbone: --weights FILE, or `imagefit weights fetch NAME`");
-      if (opt.progress)
-        std::fprintf(stderr, "training simple-cnn from scratch: no pretrained backbone in %s (imagefit weights fetch "
-                             "mobilenet_v2 gets one; --weights FILE uses a file you have)\n",
-                     weights_cache_dir().string().c_str());
+    } else if (strategy == "auto" && opt.progress) {
+      std::fprintf(stderr, "training simple-cnn from scratch: no pretrained backbone in %s (imagefit weights fetch "
+                           "mobilenet_v2 gets one; --weights FILE uses a file you have)\n",
+                   weights_cache_dir().string().c_str());
     }
   }
   if (!weights_file.empty()) {
@@ -339,7 +336,8 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   const bool transfer = bool(pretrained_backbone);
   if (strategy == "auto" && !transfer) strategy = "scratch";
   if (!transfer && strategy != "scratch")
-    throw Error("--strategy " + strategy + " needs a pretrained backbone (--weights FILE)");
+    throw Error("--strategy " + strategy +
+                " needs a pretrained backbone: --weights FILE, or `imagefit weights fetch NAME` to cache one");
   if (strategy != "scratch" && strategy != "feature-extract" && strategy != "fine-tune" && strategy != "auto")
     throw Error("unknown --strategy '" + strategy + "' (auto, scratch, feature-extract, fine-tune)");
 
@@ -364,7 +362,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   }
   run.net->to(run.device);
 
-  // Augmentation (none by default).
+  // Augmentation: light by default for transfer learning, none from scratch.
   const std::string augment_spec = opt.augment == "auto" ? (transfer ? "light" : "none") : opt.augment;
   Augmentation aug = make_augmentation(augment_spec, spec.image_size);
   if (opt.progress && opt.augment == "auto" && transfer)
@@ -415,7 +413,6 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   } else {
     // Phase 1: frozen backbone, head trained on features computed once.
     for (auto& p : run.net->backbone()->parameters()) p.set_requires_grad(false);
-    run.net->eval();
     FrozenFeatures frozen(run.net, spec.image_size);  // BatchNorm folded: the backbone does not change here
     auto train_x = pooled_features(run, frozen, train_cache, nullptr, 0, "features (train)");
     auto train_y = cache_labels(train_cache);
@@ -520,7 +517,6 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                             {"stopped", run.stop_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.stop_reason)}};
   if (ds.has_test() && !(interrupted && interrupted())) {
     ImageCache test_cache(ds.test, spec.image_size, threads, opt.strict, size_t(1) << 30, opt.progress);
-    best.network->eval();
     FrozenFeatures frozen(best.network, spec.image_size);
     Scores t = score_images(best.network, test_cache, spec.normalization, std::max(64, opt.batch_size), run.device,
                             threads, opt.progress ? "test" : "", &frozen);
