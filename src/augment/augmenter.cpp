@@ -144,6 +144,20 @@ cv::Mat resize_shorter_center_crop(const cv::Mat& rgb, int shorter, int width, i
   return center_crop(resize_for_network(rgb, new_w, new_h), width, height);
 }
 
+cv::Mat resize_to_input(const cv::Mat& rgb, int size, ResizeMode mode) {
+  if (rgb.empty() || size <= 0) throw Error("resize_to_input: empty image or size");
+  switch (mode) {
+    case ResizeMode::Squash: break;
+    case ResizeMode::Crop: {
+      const int side = std::min(rgb.cols, rgb.rows);
+      return resize_for_network(rgb(cv::Rect((rgb.cols - side) / 2, (rgb.rows - side) / 2, side, side)), size, size);
+    }
+    case ResizeMode::CenterCrop:
+      return resize_shorter_center_crop(rgb, static_cast<int>(std::lround(size / 0.875)), size, size);
+  }
+  return resize_for_network(rgb, size, size);
+}
+
 bool AugmentDraw::identity_geometry(cv::Size source) const {
   const bool whole = crop.width <= 0 || crop.height <= 0 ||
                      (crop.x == 0 && crop.y == 0 && crop.width == source.width && crop.height == source.height);

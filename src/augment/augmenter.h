@@ -11,6 +11,7 @@
 
 #include "augment/augment_params.h"
 #include "core/random.h"
+#include "models/input.h"  // ResizeMode (header only: no LibTorch)
 
 namespace imagefit {
 
@@ -23,6 +24,9 @@ cv::Mat center_crop(const cv::Mat& rgb, int width, int height);
 // torchvision Resize(shorter) + CenterCrop((height, width)): the shorter side becomes `shorter`
 // (the longer side int(shorter * long / short)), then the center is cut out.
 cv::Mat resize_shorter_center_crop(const cv::Mat& rgb, int shorter, int width, int height);
+// A decoded image at the network's size×size, as `mode` says (models/input.h): what the image cache
+// holds for training and evaluation, and what prediction feeds the network.
+cv::Mat resize_to_input(const cv::Mat& rgb, int size, ResizeMode mode);
 
 // The random choices for one image (what Augmenter::draw picked). Defaults change nothing.
 struct AugmentDraw {

@@ -9,13 +9,13 @@
 #include "data/dataset.h"
 #include "data/image_io.h"
 #include "report/image_grid.h"
-#include "train/image_cache.h"
+#include "models/input.h"
 
 namespace imagefit::cli {
 
 void add_augment_command(CLI::App& app) {
   struct Opts {
-    std::string data, output = "augment-preview.png", augment = "keras-tutorial";
+    std::string data, output = "augment-preview.png", augment = "keras-tutorial", resize = "squash";
     int rows = 2, cols = 4, image_size = 180, cell = 200;
     uint64_t seed = 0;
   };
@@ -32,6 +32,9 @@ void add_augment_command(CLI::App& app) {
   cmd->add_option("--cols", o->cols, "Columns (original + augmented versions)")->capture_default_str();
   cmd->add_option("--image-size", o->image_size, "Network input size the augmentation produces")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--resize", o->resize, "squash | crop | center-crop, as imagefit train --resize")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"squash", "crop", "center-crop"}));
   cmd->callback([o] {
     if (o->rows < 1 || o->cols < 2) throw Error("--rows must be at least 1 and --cols at least 2");
     AugmentParams params = parse_augment(o->augment);
@@ -41,7 +44,7 @@ void add_augment_command(CLI::App& app) {
     std::vector<GridCell> cells;
     for (int r = 0; r < o->rows; ++r) {
       const auto& item = ds.train.images[pick() % ds.train.images.size()];
-      cv::Mat base = resize_to_square(read_image_rgb(item.path), o->image_size);
+      cv::Mat base = resize_to_input(read_image_rgb(item.path), o->image_size, resize_mode_from_string(o->resize));
       cells.push_back({base, "original: " + ds.classes[item.label], std::filesystem::path(item.path).filename().string()});
       for (int c = 1; c < o->cols; ++c) {
         Rng rng(mix_seed({o->seed, uint64_t(r), uint64_t(c)}));

@@ -24,8 +24,8 @@ void add_info_command(CLI::App& app) {
     std::printf("model:          %s (format version %d)\n", path->c_str(), meta.value("format_version", 0));
     std::printf("architecture:   %s", net.value("arch", "?").c_str());
     if (net.value("alpha", 1.0) != 1.0) std::printf(" alpha=%g", net.value("alpha", 1.0));
-    std::printf("\ninput:          %dx%d RGB, normalization %s\n", net.value("image_size", 0), net.value("image_size", 0),
-                net.value("normalization", "?").c_str());
+    std::printf("\ninput:          %dx%d RGB (resize %s), normalization %s\n", net.value("image_size", 0),
+                net.value("image_size", 0), net.value("resize", "squash").c_str(), net.value("normalization", "?").c_str());
     std::printf("classes (%zu):  ", net["classes"].size());
     for (size_t i = 0; i < net["classes"].size(); ++i) std::printf("%s%s", i ? ", " : "", net["classes"][i].get<std::string>().c_str());
     std::printf("\nhead:           %s pooling, hidden %lld, dropout %.2f\n", net["head"].value("pooling", "?").c_str(),

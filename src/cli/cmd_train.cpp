@@ -25,6 +25,12 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--weights", opt->weights, "Pretrained backbone weights: Keras .h5 or torchvision .pth")->check(CLI::ExistingFile);
   cmd->add_option("--strategy", opt->strategy, "scratch | feature-extract | fine-tune | auto")->capture_default_str();
   cmd->add_option("--image-size", opt->image_size, "Input size in pixels (default: 180 for simple-cnn, else the backbone's)");
+  cmd->add_option("--resize", opt->resize,
+                  "How images become size x size, for training and later prediction: squash (whole image, as Keras "
+                  "flow_from_directory) | crop (largest centered square) | center-crop (torchvision: shorter side "
+                  "to size/0.875, central crop)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"squash", "crop", "center-crop"}));
   cmd->add_option("--epochs", opt->epochs, "Epochs (default: 30 from scratch, 10 transfer learning)");
   cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--optimizer", opt->optimizer, "rmsprop | adam | adamw | sgd (default: rmsprop from scratch, adam transfer)");

@@ -48,7 +48,7 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   model.network->to(device);
   Evaluation ev;
   ImageSet set = images_for(opt.data, model.spec.classes, ev.evaluated_on);
-  ImageCache cache(set, model.spec.image_size, threads, opt.strict, size_t(2) << 30, opt.progress);
+  ImageCache cache(set, model.spec.image_size, model.spec.resize, threads, opt.strict, size_t(2) << 30, opt.progress);
   FrozenFeatures frozen(model.network, model.spec.image_size);
   Scores s = score_images(model.network, cache, model.spec.normalization, opt.batch_size, device, threads,
                           opt.progress ? "evaluating" : "", &frozen);

@@ -59,7 +59,8 @@ KeyValues model_summary(const nlohmann::json& meta, const std::string& model_pat
     arch += " (alpha " + as_text(net["alpha"]) + ")";
   out.emplace_back("architecture", arch);
   const int size = net.value("image_size", 0);
-  out.emplace_back("input", std::to_string(size) + "×" + std::to_string(size) + " RGB, " +
+  out.emplace_back("input", std::to_string(size) + "×" + std::to_string(size) + " RGB (resize " +
+                                net.value("resize", std::string("squash")) + "), " +
                                 net.value("normalization", std::string("?")) + " normalization");
   out.emplace_back("classes", std::to_string(classes));
   if (net.contains("head")) {

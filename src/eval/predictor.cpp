@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <numeric>
 
+#include "augment/augmenter.h"
 #include "models/device.h"
 #include "models/frozen_features.h"
 #include "models/input_tensor.h"
-#include "train/image_cache.h"
 #include "weights/saved_model.h"
 
 namespace imagefit {
@@ -28,7 +28,7 @@ class TorchPredictor : public Predictor {
     constexpr size_t kChunk = 32;
     for (size_t first = 0; first < rgb.size(); first += kChunk) {
       std::vector<cv::Mat> chunk;
-      for (size_t i = first; i < std::min(rgb.size(), first + kChunk); ++i) chunk.push_back(resize_to_square(rgb[i], size));
+      for (size_t i = first; i < std::min(rgb.size(), first + kChunk); ++i) chunk.push_back(resize_to_input(rgb[i], size, model_.spec.resize));
       auto batch = images_to_tensor(chunk, model_.spec.normalization);
       torch::Tensor probs;
       {

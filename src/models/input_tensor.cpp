@@ -22,6 +22,22 @@ Normalization normalization_from_string(const std::string& s) {
   throw Error("unknown normalization '" + s + "' (unit, symmetric, imagenet, caffe)");
 }
 
+std::string to_string(ResizeMode m) {
+  switch (m) {
+    case ResizeMode::Squash: return "squash";
+    case ResizeMode::Crop: return "crop";
+    case ResizeMode::CenterCrop: return "center-crop";
+  }
+  return "squash";
+}
+
+ResizeMode resize_mode_from_string(const std::string& s) {
+  if (s == "squash") return ResizeMode::Squash;
+  if (s == "crop") return ResizeMode::Crop;
+  if (s == "center-crop") return ResizeMode::CenterCrop;
+  throw Error("unknown resize mode '" + s + "' (squash, crop, center-crop)");
+}
+
 void image_into_tensor(const cv::Mat& rgb, Normalization norm, torch::Tensor& batch, int64_t index) {
   const int h = rgb.rows, w = rgb.cols;
   if (rgb.type() != CV_8UC3) throw Error("internal: image_into_tensor expects 8-bit RGB");

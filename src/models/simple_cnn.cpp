@@ -29,4 +29,16 @@ torch::Tensor SimpleCnnImpl::forward(torch::Tensor x) {
   return x;
 }
 
+void init_like_keras(torch::nn::Module& network) {
+  torch::NoGradGuard no_grad;
+  auto glorot = [](torch::Tensor& weight, torch::Tensor& bias) {
+    torch::nn::init::xavier_uniform_(weight);  // fan_in/fan_out include the kernel area, as in Keras
+    if (bias.defined()) bias.zero_();
+  };
+  for (const auto& m : network.modules(/*include_self=*/true)) {
+    if (auto* conv = m->as<torch::nn::Conv2dImpl>()) glorot(conv->weight, conv->bias);
+    if (auto* dense = m->as<torch::nn::LinearImpl>()) glorot(dense->weight, dense->bias);
+  }
+}
+
 }  // namespace imagefit

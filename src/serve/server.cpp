@@ -200,6 +200,7 @@ struct ModelServer::Impl {
                          {"height", predictor->image_size()},
                          {"channels", 3},
                          {"color", "RGB"},
+                         {"resize", net.value("resize", std::string("squash"))},
                          {"normalization", norm},
                          {"formula", normalization_formula(norm)}}},
               {"normalization", norm}};
@@ -388,6 +389,10 @@ struct ModelServer::Impl {
     http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (req.get_header_value<uint64_t>("Content-Length") <= max_body) return 100;
       send_error(res, 413, too_large_message());  // httplib 0.11 writes `res` as it is: set the status too
+      // On this path httplib 0.11 writes no Content-Length for a body it did not pass through its range
+      // handling: without one the client cannot tell where the JSON ends (it saw it only when it came
+      // in the same packet as the headers).
+      res.set_header("Content-Length", std::to_string(res.body.size()));
       return 413;
     });
     if (options.log_requests) {

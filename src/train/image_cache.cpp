@@ -14,10 +14,9 @@
 
 namespace imagefit {
 
-cv::Mat resize_to_square(const cv::Mat& rgb, int size) { return resize_for_network(rgb, size, size); }
-
-ImageCache::ImageCache(const ImageSet& set, int size, int threads, bool strict, size_t max_bytes, bool show_progress)
-    : classes_(set.classes), size_(size) {
+ImageCache::ImageCache(const ImageSet& set, int size, ResizeMode resize, int threads, bool strict, size_t max_bytes,
+                       bool show_progress)
+    : classes_(set.classes), size_(size), resize_(resize) {
   const size_t per_image = size_t(size) * size * 3;
   in_memory_ = per_image * set.images.size() <= max_bytes;
   std::vector<cv::Mat> decoded(set.images.size());
@@ -28,7 +27,7 @@ ImageCache::ImageCache(const ImageSet& set, int size, int threads, bool strict, 
   parallel_for(set.images.size(), threads, [&](size_t i) {
     try {
       cv::Mat img = read_image_rgb(set.images[i].path);
-      if (in_memory_) decoded[i] = resize_to_square(img, size).clone();
+      if (in_memory_) decoded[i] = resize_to_input(img, size, resize).clone();
     } catch (const Error& e) {
       errors[i] = e.what();
     }
@@ -57,7 +56,7 @@ ImageCache::ImageCache(const ImageSet& set, int size, int threads, bool strict, 
 
 cv::Mat ImageCache::get(size_t i) const {
   if (in_memory_) return images_[i];
-  return resize_to_square(read_image_rgb(items_[i].path), size_);
+  return resize_to_input(read_image_rgb(items_[i].path), size_, resize_);
 }
 
 }  // namespace imagefit

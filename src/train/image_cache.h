@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "data/dataset.h"
+#include "models/input.h"
 
 namespace imagefit {
 
@@ -20,8 +21,8 @@ class ImageCache {
  public:
   // Decodes every image of `set` and resizes it to size×size. If the decoded images would take more
   // than `max_bytes`, keeps only the paths and decodes on demand (`get` then decodes).
-  ImageCache(const ImageSet& set, int size, int threads, bool strict, size_t max_bytes = size_t(3) << 30,
-             bool show_progress = true);
+  ImageCache(const ImageSet& set, int size, ResizeMode resize, int threads, bool strict,
+             size_t max_bytes = size_t(3) << 30, bool show_progress = true);
 
   size_t size() const { return items_.size(); }
   int label(size_t i) const { return items_[i].label; }
@@ -38,10 +39,8 @@ class ImageCache {
   std::vector<BadImage> bad_;
   std::vector<std::string> classes_;
   int size_;
+  ResizeMode resize_;
   bool in_memory_ = true;
 };
-
-// Resizes for network input, the same way for training, evaluation and prediction (augment/augmenter.h).
-cv::Mat resize_to_square(const cv::Mat& rgb, int size);
 
 }  // namespace imagefit

@@ -17,6 +17,7 @@
 #include "models/device.h"
 #include "report/curves.h"
 #include "models/input_tensor.h"
+#include "models/simple_cnn.h"
 #include "train/augmentation.h"
 #include "train/batch_loader.h"
 #include "train/image_cache.h"
@@ -303,6 +304,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   NetworkSpec& spec = run.spec;
   spec.classes = ds.classes;
   spec.head.dropout = opt.dropout;
+  spec.resize = resize_mode_from_string(opt.resize);
   spec.head.hidden = opt.head_hidden;
   Backbone pretrained_backbone;
   std::string strategy = opt.strategy;
@@ -357,6 +359,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     run.net = Classifier(pretrained_backbone, spec.head);
   } else {
     run.net = build_network(spec);
+    if (spec.arch == "simple-cnn") init_like_keras(*run.net);  // the tutorial's Keras model, as Keras starts it
     spec.normalization = run.net->backbone()->input_spec().normalization;
     if (spec.arch != "simple-cnn") spec.image_size = opt.image_size > 0 ? opt.image_size : run.net->backbone()->input_spec().default_size;
   }
@@ -382,8 +385,8 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                  run.device.str().c_str());
   }
 
-  ImageCache train_cache(ds.train, spec.image_size, threads, opt.strict, size_t(3) << 30, opt.progress);
-  ImageCache val_cache(ds.validation, spec.image_size, threads, opt.strict, size_t(1) << 30, opt.progress);
+  ImageCache train_cache(ds.train, spec.image_size, spec.resize, threads, opt.strict, size_t(3) << 30, opt.progress);
+  ImageCache val_cache(ds.validation, spec.image_size, spec.resize, threads, opt.strict, size_t(1) << 30, opt.progress);
 
   run.metadata = {{"imagefit_version", "0.1.0"},
                   {"created", std::to_string(std::time(nullptr))},
@@ -394,6 +397,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                     {"batch_size", opt.batch_size},
                     {"seed", opt.seed},
                     {"augment", aug.json},
+                    {"resize", to_string(spec.resize)},
                     {"weights", weights_file},
                     {"weights_description", weights_description},
                     {"train_images", train_cache.size()},
@@ -516,7 +520,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                             {"curves", run.curves_path.string()},
                             {"stopped", run.stop_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.stop_reason)}};
   if (ds.has_test() && !(interrupted && interrupted())) {
-    ImageCache test_cache(ds.test, spec.image_size, threads, opt.strict, size_t(1) << 30, opt.progress);
+    ImageCache test_cache(ds.test, spec.image_size, spec.resize, threads, opt.strict, size_t(1) << 30, opt.progress);
     FrozenFeatures frozen(best.network, spec.image_size);
     Scores t = score_images(best.network, test_cache, spec.normalization, std::max(64, opt.batch_size), run.device,
                             threads, opt.progress ? "test" : "", &frozen);

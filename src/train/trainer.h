@@ -17,6 +17,7 @@ struct TrainOptions {
   std::string weights;            // pretrained backbone weights file (Keras .h5 / torchvision .pth)
   std::string strategy = "auto";  // scratch | feature-extract | fine-tune | auto
   int image_size = 0;             // 0 → 180 (simple-cnn) or the backbone's size
+  std::string resize = "squash";  // squash | crop | center-crop (models/input.h), kept in the model
   int epochs = 0;                 // 0 → 30 from scratch, 20 for transfer learning
   int batch_size = 32;
   std::string optimizer;          // "" → rmsprop (scratch, as Keras) / adam (transfer)

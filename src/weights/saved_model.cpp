@@ -11,6 +11,7 @@ nlohmann::json spec_to_json(const NetworkSpec& s) {
           {"alpha", s.backbone.alpha},
           {"image_size", s.image_size},
           {"normalization", to_string(s.normalization)},
+          {"resize", to_string(s.resize)},
           {"classes", s.classes},
           {"head",
            {{"pooling", s.head.pooling},
@@ -28,6 +29,7 @@ NetworkSpec spec_from_json(const nlohmann::json& j, const std::string& source) {
     s.image_size = j.at("image_size").get<int>();
     s.backbone.image_size = s.image_size;
     s.normalization = normalization_from_string(j.at("normalization").get<std::string>());
+    s.resize = resize_mode_from_string(j.value("resize", "squash"));  // models written before it: squash
     s.classes = j.at("classes").get<std::vector<std::string>>();
     const auto& h = j.at("head");
     s.head.pooling = h.at("pooling").get<std::string>();

@@ -18,6 +18,7 @@ struct NetworkSpec {
   HeadOptions head;
   int image_size = 180;
   Normalization normalization = Normalization::Unit;
+  ResizeMode resize = ResizeMode::Squash;
   std::vector<std::string> classes;
 };
 

@@ -432,5 +432,23 @@ TEST(EvalTransform, CenterCropPadsWithZeros) {
   EXPECT_TRUE(identical(center_crop(img, 4, 6), img(cv::Rect(3, 2, 4, 6))));
 }
 
+// --resize: what the cache holds and prediction feeds, for each mode.
+TEST(EvalTransform, ResizeToInputModes) {
+  // 300x100: a red left third, a green center square, a blue right third.
+  cv::Mat wide(100, 300, CV_8UC3, cv::Scalar(255, 0, 0));
+  wide(cv::Rect(100, 0, 100, 100)).setTo(cv::Scalar(0, 255, 0));
+  wide(cv::Rect(200, 0, 100, 100)).setTo(cv::Scalar(0, 0, 255));
+  EXPECT_TRUE(identical(resize_to_input(wide, 50, ResizeMode::Squash), resize_for_network(wide, 50, 50)));
+  // crop: the largest centered square (all green), resized.
+  const cv::Mat crop = resize_to_input(wide, 50, ResizeMode::Crop);
+  ASSERT_EQ(crop.size(), cv::Size(50, 50));
+  for (int y = 0; y < 50; y += 7)
+    for (int x = 0; x < 50; x += 7) EXPECT_EQ(crop.at<cv::Vec3b>(y, x), cv::Vec3b(0, 255, 0)) << x << "," << y;
+  // center-crop: torchvision's Resize(256) + CenterCrop(224) for 224.
+  const cv::Mat img = pattern(400, 300);
+  EXPECT_TRUE(identical(resize_to_input(img, 224, ResizeMode::CenterCrop), resize_shorter_center_crop(img, 256, 224, 224)));
+  EXPECT_THROW(resize_to_input(cv::Mat(), 10, ResizeMode::Crop), Error);
+}
+
 }  // namespace
 }  // namespace imagefit

@@ -228,6 +228,28 @@ TEST(BadInput, CorruptImageIsSkippedByNameOrFatalWithStrict) {
   EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
 }
 
+// --resize is stored in the model (info shows it) and bad values are refused with the choices.
+TEST(Cli, ResizeModeIsRecordedInTheModel) {
+  TempDir dir;
+  const fs::path ds = dir.path() / "ds";
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), (c[0] == 'a' ? 20 : 220) + i);
+  const fs::path model = dir.path() / "m.imagefit";
+  auto r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 -q --resize crop -o " + q(model));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto info = run_command(bin() + " info " + q(model) + " --json");
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  auto j = nlohmann::json::parse(info.output);
+  EXPECT_EQ(j["network"]["resize"], "crop");
+  EXPECT_EQ(j["training"]["resize"], "crop");
+  EXPECT_NE(run_command(bin() + " info " + q(model)).output.find("resize crop"), std::string::npos);
+  r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 -q --resize stretch -o " +
+                  q(dir.path() / "m2.imagefit"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("center-crop"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
+}
+
 TEST(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"split", "train", "evaluate", "predict", "info", "augment", "weights", "serve", "export"}) {
     auto r = run_command(bin() + " " + cmd + " --help");

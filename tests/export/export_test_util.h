@@ -18,7 +18,7 @@
 #include "data/image_io.h"
 #include "models/input_tensor.h"
 #include "test_support.h"
-#include "train/image_cache.h"
+#include "augment/augmenter.h"
 #include "weights/saved_model.h"
 
 namespace imagefit::test {
@@ -80,7 +80,7 @@ inline std::vector<cv::Mat> test_images(int size) {
     for (const char* name : {"cat_224.png", "car_160.png"})
       if (fs::exists(shared / "golden/inputs" / name)) files.push_back(shared / "golden/inputs" / name);
   std::vector<cv::Mat> images;
-  for (const auto& f : files) images.push_back(resize_to_square(read_image_rgb(f.string()), size));
+  for (const auto& f : files) images.push_back(resize_to_input(read_image_rgb(f.string()), size, ResizeMode::Squash));
   if (images.empty()) throw std::runtime_error("no test images found under " + samples.string());
   return images;
 }

@@ -233,6 +233,7 @@ TEST_F(ServeApi, ModelDescription) {
   EXPECT_EQ(a.body["input"]["width"], 32);
   EXPECT_EQ(a.body["normalization"], "unit");
   EXPECT_EQ(a.body["input"]["formula"], "x / 255");
+  EXPECT_EQ(a.body["input"]["resize"], "squash");
   EXPECT_DOUBLE_EQ(a.body["training"]["val_accuracy"].get<double>(), 0.875);
   EXPECT_DOUBLE_EQ(a.body["training"]["test_accuracy"].get<double>(), 0.8125);
   EXPECT_EQ(a.body["training"]["best_epoch"], 7);
@@ -274,10 +275,9 @@ TEST_F(ServeApi, BodyTooLargeIs413) {
                                          "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
                                          "Content-Length: 30000000\r\nExpect: 100-continue\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply;
-  // Known flake (about 1 run in 6 under load): the 413 sometimes comes without its JSON body on this
-  // Expect: 100-continue path; the status is always right. The body is checked when it came.
-  if (reply.find("Content-Length:") != std::string::npos)
-    EXPECT_NE(reply.find("{\"error\":\"the upload is larger than the 2.0 MB limit"), std::string::npos) << reply;
+  // With its length, so the client knows where the JSON ends (raw_exchange reads exactly that much).
+  EXPECT_NE(reply.find("Content-Length: "), std::string::npos) << reply;
+  EXPECT_NE(reply.find("{\"error\":\"the upload is larger than the 2.0 MB limit"), std::string::npos) << reply;
 }
 
 TEST_F(ServeApi, EmptyBodyOrMissingFileFieldIs400) {

@@ -49,7 +49,7 @@ std::vector<torch::Tensor> run_epoch(const ImageCache& cache, int threads, int e
 
 TEST(BatchLoader, SameSeedSameBatchesForAnyThreadCount) {
   TempDir dir;
-  ImageCache cache(make_images(dir.path(), 9), 16, 2, false, size_t(1) << 30, false);
+  ImageCache cache(make_images(dir.path(), 9), 16, ResizeMode::Squash, 2, false, size_t(1) << 30, false);
   auto one = run_epoch(cache, 1, 0), four = run_epoch(cache, 4, 0), again = run_epoch(cache, 3, 0);
   ASSERT_EQ(one.size(), four.size());
   for (size_t i = 0; i < one.size(); ++i) {
@@ -64,7 +64,7 @@ TEST(BatchLoader, SameSeedSameBatchesForAnyThreadCount) {
 
 TEST(BatchLoader, EveryImageOnceAnEpoch) {
   TempDir dir;
-  ImageCache cache(make_images(dir.path(), 7), 16, 2, false, size_t(1) << 30, false);
+  ImageCache cache(make_images(dir.path(), 7), 16, ResizeMode::Squash, 2, false, size_t(1) << 30, false);
   LoaderOptions lo;
   lo.batch_size = 5;
   BatchLoader loader(cache, Normalization::Unit, nullptr, lo);
@@ -87,13 +87,13 @@ TEST(ImageCache, UnreadableImagesAreReportedAndSkippedOrFatalWhenStrict) {
   const std::string bad = (dir.path() / "dark" / "broken.jpg").string();
   atomic_write_text(bad, "\xFF\xD8\xFF not really a jpeg");
   set.images.push_back({bad, 0});
-  ImageCache cache(set, 16, 2, false, size_t(1) << 30, false);
+  ImageCache cache(set, 16, ResizeMode::Squash, 2, false, size_t(1) << 30, false);
   EXPECT_EQ(cache.size(), 6u);
   ASSERT_EQ(cache.bad_images().size(), 1u);
   EXPECT_EQ(cache.bad_images()[0].path, bad);
   EXPECT_NE(cache.bad_images()[0].reason.find(bad), std::string::npos);
   try {
-    ImageCache strict(set, 16, 2, true, size_t(1) << 30, false);
+    ImageCache strict(set, 16, ResizeMode::Squash, 2, true, size_t(1) << 30, false);
     FAIL() << "strict mode must fail";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("broken.jpg"), std::string::npos);
@@ -103,8 +103,8 @@ TEST(ImageCache, UnreadableImagesAreReportedAndSkippedOrFatalWhenStrict) {
 TEST(ImageCache, FallsBackToDecodingWhenOverTheMemoryLimit) {
   TempDir dir;
   ImageSet set = make_images(dir.path(), 3);
-  ImageCache small(set, 16, 2, false, /*max_bytes=*/100, false);
-  ImageCache big(set, 16, 2, false, size_t(1) << 30, false);
+  ImageCache small(set, 16, ResizeMode::Squash, 2, false, /*max_bytes=*/100, false);
+  ImageCache big(set, 16, ResizeMode::Squash, 2, false, size_t(1) << 30, false);
   EXPECT_FALSE(small.in_memory());
   EXPECT_TRUE(big.in_memory());
   for (size_t i = 0; i < big.size(); ++i) {

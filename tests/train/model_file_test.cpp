@@ -1,8 +1,11 @@
 // The model file: round trip, atomic writes, and clear errors for truncated, corrupt and foreign files.
 #include <fstream>
 
+#include <opencv2/core.hpp>
+
 #include "core/error.h"
 #include "core/fs.h"
+#include "eval/predictor.h"
 #include "test_support.h"
 #include "weights/model_file.h"
 #include "weights/saved_model.h"
@@ -101,4 +104,42 @@ TEST(ModelFile, SaveIsAtomicAndLeavesNoTemporaryFiles) {
   int files = 0;
   for (auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file();
   EXPECT_EQ(files, 1);
+}
+
+// --resize travels in the model file, and prediction resizes as the model was trained: a model
+// saved with `crop` sees a wide image as its centered square.
+TEST(ModelFile, ResizeModeIsKeptAndUsedForPrediction) {
+  TempDir dir;
+  NetworkSpec spec = small_spec();
+  torch::manual_seed(3);
+  Classifier net = build_network(spec);
+  const std::string squash_path = (dir.path() / "squash.imagefit").string();
+  const std::string crop_path = (dir.path() / "crop.imagefit").string();
+  save_model(squash_path, spec, {}, net);
+  spec.resize = ResizeMode::Crop;
+  save_model(crop_path, spec, {}, net);
+  EXPECT_EQ(load_model(crop_path).spec.resize, ResizeMode::Crop);
+  EXPECT_EQ(load_model(squash_path).spec.resize, ResizeMode::Squash);
+  // A model description without the key (written before --resize existed) means squash.
+  auto j = spec_to_json(spec);
+  j.erase("resize");
+  EXPECT_EQ(spec_from_json(j, "old").resize, ResizeMode::Squash);
+  j["resize"] = "stretch";
+  expect_error_mentioning([&] { spec_from_json(j, "bad"); }, {"stretch", "center-crop"});
+
+  cv::Mat wide(40, 120, CV_8UC3, cv::Scalar::all(255));  // white sides, a random center square
+  cv::Mat center = wide(cv::Rect(40, 0, 40, 40));
+  cv::randu(center, cv::Scalar::all(0), cv::Scalar::all(255));
+  const cv::Mat square = wide(cv::Rect(40, 0, 40, 40)).clone();
+  auto by_crop = Predictor::open(crop_path, "cpu")->probabilities({wide});
+  auto by_squash_of_square = Predictor::open(squash_path, "cpu")->probabilities({square});
+  auto by_squash_of_wide = Predictor::open(squash_path, "cpu")->probabilities({wide});
+  ASSERT_EQ(by_crop[0].size(), 3u);
+  float same = 0, differ = 0;
+  for (size_t c = 0; c < 3; ++c) {
+    same = std::max(same, std::abs(by_crop[0][c] - by_squash_of_square[0][c]));
+    differ = std::max(differ, std::abs(by_crop[0][c] - by_squash_of_wide[0][c]));
+  }
+  EXPECT_EQ(same, 0.0f);     // the very same network input
+  EXPECT_GT(differ, 1e-6f);  // the mode matters: squashing the whole wide image gives another answer
 }
