@@ -34,7 +34,8 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--epochs", opt->epochs, "Epochs (default: 30 from scratch, 10 transfer learning)");
   cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--optimizer", opt->optimizer, "rmsprop | adam | adamw | sgd (default: rmsprop from scratch, adam transfer)");
-  cmd->add_option("--lr", opt->lr, "Learning rate (default: 1e-3; sgd 1e-2)");
+  cmd->add_option("--lr", opt->lr, "Learning rate (default: 1e-3; sgd 1e-2); fine-tuning: the head's");
+  cmd->add_option("--backbone-lr", opt->backbone_lr, "fine-tune: the backbone's learning rate (default: a tenth of --lr)");
   cmd->add_option("--weight-decay", opt->weight_decay, "Weight decay")->capture_default_str();
   cmd->add_option("--momentum", opt->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--dropout", opt->dropout, "Dropout before the last layer")->capture_default_str();
@@ -43,7 +44,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
                   "Head on frozen features: lbfgs (logistic regression to convergence) | epochs (the optimizer)")
       ->check(CLI::IsMember({"lbfgs", "epochs"}))
       ->capture_default_str();
-  cmd->add_option("--unfreeze", opt->unfreeze, "fine-tune: number of backbone stages to train, or 'all'")->capture_default_str();
+  cmd->add_option("--unfreeze", opt->unfreeze, "fine-tune: train the last N backbone stages, or 'all'")->capture_default_str();
   cmd->add_option("--augment", opt->augment, "Augmentation preset or key=value list (see README); auto: light for transfer learning, none from scratch")->capture_default_str();
   cmd->add_option("--val-split", opt->val_split, "Fraction of train used for validation when there is no validation folder")
       ->capture_default_str();

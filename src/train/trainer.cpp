@@ -286,6 +286,19 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   torch::set_num_threads(threads);
   torch::manual_seed(int64_t(opt.seed));
   if (opt.batch_size < 1) throw Error("--batch-size must be at least 1");
+  // --unfreeze: "all" or a positive number of stages (checked now, not after the features are computed).
+  const bool unfreeze_all = opt.unfreeze == "all";
+  int unfreeze_stages = 0;
+  if (!unfreeze_all) {
+    size_t used = 0;
+    try {
+      unfreeze_stages = std::stoi(opt.unfreeze, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != opt.unfreeze.size() || unfreeze_stages < 1)
+      throw Error("--unfreeze takes 'all' or a number of backbone stages (1 or more), got '" + opt.unfreeze + "'");
+  }
 
   Run run{opt, interrupted, resolve_device(opt.device), {}, nullptr, {}, {}, INFINITY, 0, false, {}, 0, {}, {}, threads};
 
@@ -474,27 +487,32 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
         std::fprintf(stderr, "strategy auto: linear probe reaches %.1f%% on validation (%zu training images); %s\n",
                      100 * probe_accuracy, train_cache.size(),
                      features_fit ? "ImageNet features already fit this task: feature-extract (frozen backbone)"
-                                  : "fine-tuning the top of the backbone can do better: fine-tune");
+                                  : "fine-tuning the backbone can do better: fine-tune");
       run.metadata["training"]["strategy"] = "auto: " + strategy;
       run.metadata["training"]["probe_val_accuracy"] = probe_accuracy;
     }
 
     if (strategy == "fine-tune" && !run.stopped) {
-      // Phase 2: continue from the best head, unfreeze the last stages with a 10× smaller learning rate.
+      // Phase 2: continue from the best head; train it with the unfrozen backbone stages (all of them by
+      // default), the backbone at a 10× smaller learning rate. Measured on sign digits with
+      // MobileNetV2-0.35 (docs/RESULTS.md): all stages at 1e-4 with the head at 1e-3 reach 0.968 test,
+      // against 0.945 for the last third at 1e-5 (head 1e-4): far-from-ImageNet images need the
+      // early layers to move too.
       ModelFile best = load_model_file(opt.output);
       load_state_dict(*run.net, best.weights, opt.output);
       run.net->to(run.device);
       const int n_stages = int(run.net->backbone()->stages().size());
-      int n = opt.unfreeze == "all" ? n_stages : opt.unfreeze == "auto" ? std::max(1, n_stages / 3) : std::stoi(opt.unfreeze);
+      const int n = unfreeze_all ? n_stages : std::min(unfreeze_stages, n_stages);
       auto backbone = run.net->backbone();
       auto backbone_params = unfreeze_last_stages(backbone, n);
       std::vector<torch::Tensor> head_params = run.net->head()->parameters();
-      const double head_lr = lr / 10, backbone_lr = lr / 100;
+      const double head_lr = lr, backbone_lr = opt.backbone_lr > 0 ? opt.backbone_lr : lr / 10;
       auto optimizer = make_optimizer(os, {backbone_params, head_params}, {backbone_lr, head_lr});
       if (opt.progress)
         std::fprintf(stderr, "fine-tune: %d of %d backbone stages trainable (%zu tensors), lr %.2g (head %.2g)\n", n,
                      n_stages, backbone_params.size(), backbone_lr, head_lr);
       run.metadata["training"]["unfrozen_stages"] = n;
+      run.metadata["training"]["backbone_learning_rate"] = backbone_lr;
       train_on_images(run, "fine-tune", std::max(1, epochs - int(run.history.size())), train_cache, val_cache, *optimizer,
                       {backbone_lr, head_lr}, aug.transform, /*backbone_eval_mode=*/true);
     }

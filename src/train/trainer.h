@@ -22,12 +22,13 @@ struct TrainOptions {
   int batch_size = 32;
   std::string optimizer;          // "" → rmsprop (scratch, as Keras) / adam (transfer)
   double lr = 0;                  // 0 → optimizer's default
+  double backbone_lr = 0;         // fine-tune: the backbone's learning rate; 0 → lr / 10
   double weight_decay = 0;
   double momentum = 0.9;          // sgd
   double dropout = 0.5;
   int head_hidden = 0;
   std::string head_solver = "lbfgs";  // head on frozen features without hidden layer: lbfgs | epochs
-  std::string unfreeze = "auto";  // fine-tune: number of backbone stages to train, or "all"
+  std::string unfreeze = "all";   // fine-tune: number of backbone stages to train (the last N), or "all"
   uint64_t seed = 0;
   int threads = 0;                // 0 → all cores
   int patience = 0;               // early stopping on val_loss; 0 = off

@@ -250,6 +250,18 @@ TEST(Cli, ResizeModeIsRecordedInTheModel) {
   EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
 }
 
+TEST(Cli, BadUnfreezeIsRefusedBeforeTraining) {
+  TempDir dir;
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 3; ++i) write_png(dir.path() / "ds" / c / (std::to_string(i) + ".png"), 40 * i);
+  for (const char* bad : {"abc", "0", "-2", "3x"}) {
+    auto r = run_command(bin() + " train " + q(dir.path() / "ds") + " -q --unfreeze " + bad + " -o " + q(dir.path() / "m.imagefit"));
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_NE(r.output.find("--unfreeze takes 'all' or a number"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+  }
+}
+
 TEST(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"split", "train", "evaluate", "predict", "info", "augment", "weights", "serve", "export"}) {
     auto r = run_command(bin() + " " + cmd + " --help");
