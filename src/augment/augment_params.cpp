@@ -373,7 +373,24 @@ AugmentParams augment_preset(const std::string& name) {
   throw Error("unknown augmentation preset '" + name + "' (presets: " + preset_list() + ")");
 }
 
+// Keras's `rescale` is not an augmentation: imagefit feeds every architecture its own input scaling
+// (simple-cnn x/255, exactly the tutorial's rescale=1/255; MobileNet [-1, 1]). Accepted so a pasted
+// ImageDataGenerator setting works, and only as 1/255, since any other value would change nothing.
+namespace {
+void check_rescale(const std::string& key, const std::string& value) {
+  const std::string t = trim(value);
+  const size_t slash = t.find('/');
+  const double v = slash == std::string::npos
+                       ? parse_number(key, t)
+                       : parse_number(key, t.substr(0, slash)) / parse_number(key, t.substr(slash + 1));
+  if (!(std::abs(v - 1.0 / 255) < 1e-6))
+    fail(key, value, "is not 1/255: imagefit scales pixels as each architecture expects (simple-cnn x/255, as "
+                     "Keras's rescale=1/255); there is no other rescale to set");
+}
+}  // namespace
+
 void set_augment_key(AugmentParams& params, const std::string& key, const std::string& value) {
+  if (key == "rescale") return check_rescale(key, value);
   for (const auto& [name, setter] : setters()) {
     if (name == key) {
       setter(params, key, value);

@@ -117,6 +117,24 @@ TEST(AugmentParams, ErrorsNameTheKey) {
   }
 }
 
+// The tutorial's whole ImageDataGenerator line pastes in: rescale=1/255 is what simple-cnn does anyway.
+TEST(AugmentParams, KerasRescaleIsAcceptedOnlyAsOneOver255) {
+  const auto pasted = parse_augment("rescale=1/255,rotation_range=40,width_shift_range=0.2,height_shift_range=0.2,"
+                                    "shear_range=0.2,zoom_range=0.2,horizontal_flip=true,fill_mode=nearest");
+  EXPECT_EQ(pasted, parse_augment("keras-tutorial"));
+  EXPECT_EQ(parse_augment("rescale=1./255"), parse_augment("none"));
+  EXPECT_EQ(parse_augment("rescale=0.00392156862745098"), parse_augment("none"));
+  EXPECT_EQ(augment_from_json(nlohmann::json{{"rescale", 1.0 / 255}}), parse_augment("none"));
+  try {
+    parse_augment("rescale=2");
+    FAIL() << "rescale=2 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("augment option 'rescale'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("x/255"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_augment("rescale=abc"), Error);
+}
+
 TEST(AugmentParams, UnknownPresetListsThePresets) {
   const std::string message = error_of("superstrong");
   EXPECT_NE(message.find("superstrong"), std::string::npos) << message;
