@@ -433,9 +433,12 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   I.http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Server", "imagefit"}});
   // httplib's default is SO_REUSEPORT, with which a second server on the same port silently shares the
   // connections (maybe with another model). SO_REUSEADDR alone still allows a quick restart.
-  I.http.set_socket_options([](socket_t sock) {
+  // The callback also keeps the listening socket, to raise its backlog below.
+  auto listen_socket = std::make_shared<socket_t>(INVALID_SOCKET);
+  I.http.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    *listen_socket = sock;
   });
   I.setup_routes();
 
@@ -451,6 +454,11 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
                 "): is another server using the port, or is the host not an address of this machine? "
                 "Choose another --port or --host");
   }
+  // Debian's cpp-httplib is a compiled library that listens with a backlog of 5 (its
+  // CPPHTTPLIB_LISTEN_BACKLOG is fixed when the library is built): a burst of clients connecting at
+  // once overflows it, and under load some of them are dropped. Listening again on the bound socket
+  // only sets the larger backlog.
+  if (*listen_socket != INVALID_SOCKET) ::listen(*listen_socket, 1024);
 }
 
 ModelServer::~ModelServer() {
