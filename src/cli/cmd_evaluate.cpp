@@ -25,6 +25,7 @@ void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--report", *report_dir, "Write pictures and a self-contained report.html into this folder");
   cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
   cmd->add_option("--device", opt->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  add_precision_option(cmd, opt->precision);
   cmd->add_flag("--strict", opt->strict, "Unreadable images are errors");
   cmd->add_flag("--json", *json, "Print JSON: accuracy, loss, per_class, confusion, mistakes");
   cmd->add_flag("-q,--quiet", *quiet, "No progress output");

@@ -40,7 +40,7 @@ std::string csv_quote(const std::string& s) {
 
 void add_predict_command(CLI::App& app, GlobalOptions& global) {
   struct Opts {
-    std::string model, device = "cpu";
+    std::string model, device = "cpu", precision = "auto";
     std::vector<std::string> paths;
     int top_k = 3, batch = 32;
     bool json = false, csv = false;
@@ -55,11 +55,12 @@ void add_predict_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--batch-size", o->batch, "Images per forward pass")->capture_default_str();
   cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  add_precision_option(cmd, o->precision);
   auto* jf = cmd->add_flag("--json", o->json, "One JSON object a line: path, label, probability, top");
   cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,error")->excludes(jf);
   cmd->callback([o, &global] {
     apply_threads(global);
-    auto predictor = Predictor::open(o->model, o->device);
+    auto predictor = Predictor::open(o->model, o->device, o->precision);
     const auto files = expand_paths(o->paths);
     if (files.empty()) throw Error("no image files found in the given paths");
     if (o->csv) std::printf("path,label,probability,error\n");

@@ -92,6 +92,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--device", o->serve.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
+  add_precision_option(cmd, o->serve.precision);
   cmd->add_flag("--log-requests", o->serve.log_requests, "Print one line a request on stderr");
   cmd->callback([o, &global] {
     o->serve.threads = global.threads;

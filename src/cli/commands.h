@@ -19,6 +19,9 @@ void add_weights_command(CLI::App& app);
 void add_serve_command(CLI::App& app, GlobalOptions& global);
 void add_export_command(CLI::App& app);
 
+// --precision auto|fp32|bf16, declared once for every command that runs a network (models/precision.h).
+CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision);
+
 // Sets LibTorch's intra-op threads (all cores unless the user said otherwise).
 void apply_threads(const GlobalOptions& global);
 

@@ -25,6 +25,14 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision) {
+  return cmd
+      ->add_option("--precision", precision,
+                   "auto (bf16 mixed precision where the CPU computes bf16 natively, or on CUDA; else fp32) | fp32 | bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
+}
+
 void apply_threads(const GlobalOptions& global) {
   torch::set_num_threads(global.threads > 0 ? global.threads : hardware_threads());
 }

@@ -8,6 +8,7 @@
 #include "core/parallel.h"
 #include "data/dataset.h"
 #include "models/device.h"
+#include "models/precision.h"
 #include "train/image_cache.h"
 #include "train/scoring.h"
 #include "weights/saved_model.h"
@@ -49,9 +50,11 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   Evaluation ev;
   ImageSet set = images_for(opt.data, model.spec.classes, ev.evaluated_on);
   ImageCache cache(set, model.spec.image_size, model.spec.resize, threads, opt.strict, size_t(2) << 30, opt.progress);
-  FrozenFeatures frozen(model.network, model.spec.image_size);
+  const Precision precision = resolve_precision(precision_from_string(opt.precision), device.is_cuda());
+  FrozenFeatures frozen(model.network, model.spec.image_size, precision);
   Scores s = score_images(model.network, cache, model.spec.normalization, opt.batch_size, device, threads,
                           opt.progress ? "evaluating" : "", &frozen);
+  ev.precision = to_string(precision);
   ev.classes = model.spec.classes;
   ev.model_metadata = model.metadata;
   ev.metrics = compute_metrics(ev.classes, s.labels, s.predicted, s.loss);

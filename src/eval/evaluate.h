@@ -23,6 +23,7 @@ struct Evaluation {
   double seconds = 0;
   nlohmann::json model_metadata;  // the model file's metadata (network, training summary, history)
   std::string evaluated_on;        // the folder of class folders actually used
+  std::string precision;           // what inference ran in: fp32 | bf16
 };
 
 struct EvaluateOptions {
@@ -32,6 +33,7 @@ struct EvaluateOptions {
   int threads = 0;
   bool strict = false;
   std::string device = "cpu";
+  std::string precision = "auto";  // auto | fp32 | bf16 (models/precision.h)
   bool progress = true;
 };
 

@@ -7,6 +7,7 @@
 #include "models/device.h"
 #include "models/frozen_features.h"
 #include "models/input_tensor.h"
+#include "models/precision.h"
 #include "weights/saved_model.h"
 
 namespace imagefit {
@@ -15,11 +16,13 @@ namespace {
 
 class TorchPredictor : public Predictor {
  public:
-  TorchPredictor(const std::string& path, const std::string& device)
-      : model_(load_model(path)), device_(resolve_device(device)) {
+  TorchPredictor(const std::string& path, const std::string& device, const std::string& precision)
+      : model_(load_model(path)),
+        device_(resolve_device(device)),
+        precision_(resolve_precision(precision_from_string(precision), device_.is_cuda())) {
     model_.network->to(device_);
     model_.network->eval();
-    frozen_ = std::make_unique<FrozenFeatures>(model_.network, model_.spec.image_size);
+    frozen_ = std::make_unique<FrozenFeatures>(model_.network, model_.spec.image_size, precision_);
   }
 
   std::vector<std::vector<float>> probabilities(const std::vector<cv::Mat>& rgb) override {
@@ -61,18 +64,21 @@ class TorchPredictor : public Predictor {
   const std::vector<std::string>& classes() const override { return model_.spec.classes; }
   int image_size() const override { return model_.spec.image_size; }
   const nlohmann::json& metadata() const override { return model_.metadata; }
+  std::string precision() const override { return to_string(precision_); }
 
  private:
   SavedModel model_;
   torch::Device device_;
+  Precision precision_;
   std::unique_ptr<FrozenFeatures> frozen_;
   std::mutex mutex_;
 };
 
 }  // namespace
 
-std::unique_ptr<Predictor> Predictor::open(const std::string& model_path, const std::string& device) {
-  return std::make_unique<TorchPredictor>(model_path, device);
+std::unique_ptr<Predictor> Predictor::open(const std::string& model_path, const std::string& device,
+                                           const std::string& precision) {
+  return std::make_unique<TorchPredictor>(model_path, device, precision);
 }
 
 }  // namespace imagefit

@@ -19,8 +19,10 @@ struct ClassScore {
 class Predictor {
  public:
   // Loads a model file (Error with the path and the problem if it is not a valid model).
-  // device: "cpu", "cuda", "cuda:1", or "auto" (CUDA when available).
-  static std::unique_ptr<Predictor> open(const std::string& model_path, const std::string& device = "cpu");
+  // device: "cpu", "cuda", "cuda:1", or "auto" (CUDA when available). precision: auto | fp32 | bf16
+  // (models/precision.h; auto: bf16 where the hardware computes it natively).
+  static std::unique_ptr<Predictor> open(const std::string& model_path, const std::string& device = "cpu",
+                                         const std::string& precision = "auto");
   virtual ~Predictor() = default;
 
   // Decoded RGB 8-bit images of any size (resized as the model was trained). Returns, for each
@@ -34,6 +36,8 @@ class Predictor {
   virtual int image_size() const = 0;
   // The model file's metadata (architecture, classes, preprocessing, training summary, metrics).
   virtual const nlohmann::json& metadata() const = 0;
+  // The precision inference runs in: "fp32" or "bf16".
+  virtual std::string precision() const { return "fp32"; }
 };
 
 }  // namespace imagefit

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ class BackboneImpl : public torch::nn::Module {
   // its name starts with: plain starts-with may also take later modules ("features.1" matches
   // features.10, "conv_dw_1" conv_dw_13), which is harmless for "the last N" since those are open too.
   virtual std::vector<std::string> stages() const = 0;
+  // Runs stages [first, last) of stages() (stage 0 takes the normalized image), so that
+  // forward(x) == run_stages(run_stages(x, 0, k), k, stages().size()) for every k. Fine-tuning the
+  // last stages then runs the frozen first ones once per image and keeps their output
+  // (train/activation_cache.h). Architectures that cannot split return false here.
+  virtual bool can_run_stages() const { return false; }
+  virtual torch::Tensor run_stages(torch::Tensor x, size_t first, size_t last) {
+    throw std::logic_error(arch() + " cannot run part of its stages");
+  }
   virtual InputSpec input_spec() const = 0;
   // Registry name with options, e.g. "keras-mobilenet-v2" / "resnet18".
   virtual std::string arch() const = 0;

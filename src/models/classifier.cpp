@@ -24,6 +24,11 @@ torch::Tensor ClassifierImpl::features(torch::Tensor x) {
   return backbone_->forward(x);
 }
 
+torch::Tensor ClassifierImpl::run_stages(torch::Tensor x, size_t first, size_t last) {
+  if (channels_last_ && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  return backbone_->run_stages(x, first, last);
+}
+
 torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return head_->forward(features(x)); }
 
 }  // namespace imagefit

@@ -13,6 +13,8 @@ class ClassifierImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);  // normalized images → logits
   // The backbone's feature map, with the input in the memory layout the backbone runs fastest in.
   torch::Tensor features(torch::Tensor x);
+  // Stages [first, last) of the backbone (BackboneImpl::run_stages), the input laid out as features() lays it.
+  torch::Tensor run_stages(torch::Tensor x, size_t first, size_t last);
   Backbone backbone() const { return backbone_; }
   Head head() const { return head_; }
 

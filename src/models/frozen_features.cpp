@@ -8,7 +8,10 @@
 
 namespace imagefit {
 
-FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size) : network_(std::move(network)) {
+FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size, Precision precision, size_t stages_end)
+    : network_(std::move(network)), precision_(precision), stages_end_(stages_end) {
+  const size_t n_stages = network_->backbone()->stages().size();
+  if (stages_end_ >= n_stages) stages_end_ = size_t(-1);
   try {
     torch::NoGradGuard no_grad;
     network_->eval();
@@ -16,7 +19,7 @@ FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size) : network
     ScriptModuleMirror mirror(*backbone, "__torch__.imagefit.FrozenBackbone");
     torch::jit::Module& script = mirror.root();
     auto forward = [&](torch::jit::Stack inputs) -> torch::jit::Stack {
-      return {network_->features(inputs.at(0).toTensor())};
+      return {eager(inputs.at(0).toTensor())};
     };
     const auto device = backbone->parameters().empty() ? torch::Device(torch::kCPU) : backbone->parameters()[0].device();
     // Batch 2 so that nothing batch-size specific is recorded; sizes are fixed by the image size.
@@ -34,9 +37,16 @@ FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size) : network
   }
 }
 
+torch::Tensor FrozenFeatures::eager(const torch::Tensor& x) {
+  if (stages_end_ == size_t(-1)) return network_->features(x);
+  return network_->run_stages(x, 0, stages_end_);
+}
+
 torch::Tensor FrozenFeatures::operator()(const torch::Tensor& x) {
-  if (!frozen_) return network_->features(x);
-  return graph_.forward({x}).toTensor();
+  torch::NoGradGuard no_grad;
+  AutocastScope autocast(precision_, x.is_cuda());
+  auto out = frozen_ ? graph_.forward({x}).toTensor() : eager(x);
+  return out.scalar_type() == torch::kFloat ? out : out.to(torch::kFloat);
 }
 
 int FrozenFeatures::count_nodes(const std::string& kind) const {

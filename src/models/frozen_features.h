@@ -7,15 +7,20 @@
 #include <torch/script.h>
 
 #include "models/classifier.h"
+#include "models/precision.h"
 
 namespace imagefit {
 
 class FrozenFeatures {
  public:
   // `network` on its device (put in eval mode here); its weights are copied into the graph (later changes to
-  // the network are not seen). Falls back to the network itself if tracing fails.
-  FrozenFeatures(Classifier network, int64_t image_size);
-  // N×3×S×S normalized images → the backbone's feature map (as network->features(x)).
+  // the network are not seen). Falls back to the network itself if tracing fails. `precision` (resolved:
+  // fp32 or bf16) is how it runs: the graph is traced in fp32 and run under autocast for bf16.
+  // `stages_end` < the backbone's stage count makes it the first stages only (run_stages(x, 0, end)):
+  // the frozen bottom of a partly fine-tuned backbone (train/activation_cache.h).
+  FrozenFeatures(Classifier network, int64_t image_size, Precision precision = Precision::FP32,
+                 size_t stages_end = size_t(-1));
+  // N×3×S×S normalized images → the backbone's feature map (as network->features(x)), float32.
   torch::Tensor operator()(const torch::Tensor& x);
   // Pooled features then the head: logits (as network->forward(x)).
   torch::Tensor logits(const torch::Tensor& x);
@@ -24,9 +29,12 @@ class FrozenFeatures {
   int count_nodes(const std::string& kind) const;
 
  private:
+  torch::Tensor eager(const torch::Tensor& x);
   Classifier network_;
   torch::jit::Module graph_;
   bool frozen_ = false;
+  Precision precision_;
+  size_t stages_end_;
 };
 
 }  // namespace imagefit

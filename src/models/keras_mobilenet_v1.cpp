@@ -75,20 +75,33 @@ KerasMobileNetV1Impl::KerasMobileNetV1Impl(double alpha) : alpha_(alpha) {
   last_channels_ = in;
 }
 
-torch::Tensor KerasMobileNetV1Impl::forward(torch::Tensor x) { return forward_traced(std::move(x), nullptr); }
+torch::Tensor KerasMobileNetV1Impl::forward(torch::Tensor x) { return run_stages(std::move(x), 0, 2 * blocks_.size() + 1); }
 
-torch::Tensor KerasMobileNetV1Impl::forward_traced(torch::Tensor x,
-                                                   std::vector<std::pair<std::string, torch::Tensor>>* trace) {
-  x = keras::relu6(bn1_->forward(conv1_->forward(pad_bottom_right(x))));
-  if (trace) trace->emplace_back("conv1_relu", x);
-  int id = 1;
-  for (auto& b : blocks_) {
-    if (b.stride != 1) x = pad_bottom_right(x);
-    x = keras::relu6(b.depthwise_bn->forward(b.depthwise->forward(x)));
-    x = keras::relu6(b.pointwise_bn->forward(b.pointwise->forward(x)));
-    if (trace) trace->emplace_back("conv_pw_" + std::to_string(id) + "_relu", x);
-    ++id;
+torch::Tensor KerasMobileNetV1Impl::forward_traced(torch::Tensor x, Trace* trace) {
+  for (size_t i = 0; i < 2 * blocks_.size() + 1; ++i) x = run_stage(std::move(x), i, trace);
+  return x;
+}
+
+torch::Tensor KerasMobileNetV1Impl::run_stages(torch::Tensor x, size_t first, size_t last) {
+  for (size_t i = first; i < last; ++i) x = run_stage(std::move(x), i, nullptr);
+  return x;
+}
+
+// Stages as stages() names them: 0 "conv1", then for block N the depthwise half "conv_dw_N"
+// (stage 2N-1) and the pointwise half "conv_pw_N" (stage 2N).
+torch::Tensor KerasMobileNetV1Impl::run_stage(torch::Tensor x, size_t stage, Trace* trace) {
+  if (stage == 0) {
+    x = keras::relu6(bn1_->forward(conv1_->forward(pad_bottom_right(x))));
+    if (trace) trace->emplace_back("conv1_relu", x);
+    return x;
   }
+  auto& b = blocks_.at((stage - 1) / 2);
+  if (stage % 2 == 1) {
+    if (b.stride != 1) x = pad_bottom_right(x);
+    return keras::relu6(b.depthwise_bn->forward(b.depthwise->forward(x)));
+  }
+  x = keras::relu6(b.pointwise_bn->forward(b.pointwise->forward(x)));
+  if (trace) trace->emplace_back("conv_pw_" + std::to_string(stage / 2) + "_relu", x);
   return x;
 }
 

@@ -22,6 +22,9 @@ class KerasMobileNetV1Impl : public BackboneImpl {
   // forward that also appends the outputs of Keras's `conv1_relu` and `conv_pw_N_relu` to `trace`.
   torch::Tensor forward_traced(torch::Tensor x, std::vector<std::pair<std::string, torch::Tensor>>* trace);
 
+  bool can_run_stages() const override { return true; }
+  torch::Tensor run_stages(torch::Tensor x, size_t first, size_t last) override;
+
   int64_t feature_channels() const override { return last_channels_; }
   // "conv1" (+ "conv1_bn"), then "conv_dw_1", "conv_pw_1", ..., "conv_dw_13", "conv_pw_13", each with
   // its BatchNorm (the depthwise and the pointwise half of a block have no common prefix).
@@ -34,6 +37,8 @@ class KerasMobileNetV1Impl : public BackboneImpl {
   static std::vector<std::pair<std::string, int64_t>> conv_widths(double alpha);
 
  private:
+  using Trace = std::vector<std::pair<std::string, torch::Tensor>>;
+  torch::Tensor run_stage(torch::Tensor x, size_t stage, Trace* trace);
   struct Block {
     int64_t stride;
     torch::nn::Conv2d depthwise{nullptr}, pointwise{nullptr};

@@ -99,29 +99,46 @@ KerasMobileNetV2Impl::KerasMobileNetV2Impl(double alpha) : alpha_(alpha) {
   bn_last_ = register_module("Conv_1_bn", keras::batch_norm(p.last, kBatchNormMomentum));
 }
 
-torch::Tensor KerasMobileNetV2Impl::forward(torch::Tensor x) { return forward_traced(std::move(x), nullptr); }
+torch::Tensor KerasMobileNetV2Impl::forward(torch::Tensor x) { return run_stages(std::move(x), 0, blocks_.size() + 3); }
 
-torch::Tensor KerasMobileNetV2Impl::forward_traced(torch::Tensor x,
-                                                   std::vector<std::pair<std::string, torch::Tensor>>* trace) {
+torch::Tensor KerasMobileNetV2Impl::forward_traced(torch::Tensor x, Trace* trace) {
+  for (size_t i = 0; i < blocks_.size() + 3; ++i) x = run_stage(std::move(x), i, trace);
+  return x;
+}
+
+torch::Tensor KerasMobileNetV2Impl::run_stages(torch::Tensor x, size_t first, size_t last) {
+  for (size_t i = first; i < last; ++i) x = run_stage(std::move(x), i, nullptr);
+  return x;
+}
+
+// Stages as stages() names them: 0 "Conv1" (the stem convolution), 1 "bn_Conv1" (its BatchNorm and
+// ReLU6), 2.. the inverted-residual blocks, last "Conv_1" (+ Conv_1_bn, out_relu).
+torch::Tensor KerasMobileNetV2Impl::run_stage(torch::Tensor x, size_t stage, Trace* trace) {
   auto record = [trace](const std::string& name, const torch::Tensor& t) {
     if (trace) trace->emplace_back(name, t);
   };
-  x = keras::relu6(bn1_->forward(conv1_->forward(keras::pad_same(x, 3, 2))));
-  record("Conv1_relu", x);
-  for (auto& b : blocks_) {
-    torch::Tensor in = x;
-    if (b.expand) x = keras::relu6(b.expand_bn->forward(b.expand->forward(x)));
-    if (b.stride != 1) x = keras::pad_same(x, 3, b.stride);
-    x = keras::relu6(b.depthwise_bn->forward(b.depthwise->forward(x)));
-    x = b.project_bn->forward(b.project->forward(x));
-    record(b.prefix + "project_BN", x);
-    if (b.residual) {
-      x = x + in;
-      record(b.prefix + "add", x);
-    }
+  if (stage == 0) return conv1_->forward(keras::pad_same(x, 3, 2));
+  if (stage == 1) {
+    x = keras::relu6(bn1_->forward(x));
+    record("Conv1_relu", x);
+    return x;
   }
-  x = keras::relu6(bn_last_->forward(conv_last_->forward(x)));
-  record("out_relu", x);
+  if (stage == blocks_.size() + 2) {
+    x = keras::relu6(bn_last_->forward(conv_last_->forward(x)));
+    record("out_relu", x);
+    return x;
+  }
+  auto& b = blocks_.at(stage - 2);
+  torch::Tensor in = x;
+  if (b.expand) x = keras::relu6(b.expand_bn->forward(b.expand->forward(x)));
+  if (b.stride != 1) x = keras::pad_same(x, 3, b.stride);
+  x = keras::relu6(b.depthwise_bn->forward(b.depthwise->forward(x)));
+  x = b.project_bn->forward(b.project->forward(x));
+  record(b.prefix + "project_BN", x);
+  if (b.residual) {
+    x = x + in;
+    record(b.prefix + "add", x);
+  }
   return x;
 }
 

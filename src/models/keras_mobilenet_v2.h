@@ -22,6 +22,9 @@ class KerasMobileNetV2Impl : public BackboneImpl {
   // `block_N_project_BN`, `out_relu`) to `trace`, to locate where two implementations diverge.
   torch::Tensor forward_traced(torch::Tensor x, std::vector<std::pair<std::string, torch::Tensor>>* trace);
 
+  bool can_run_stages() const override { return true; }
+  torch::Tensor run_stages(torch::Tensor x, size_t first, size_t last) override;
+
   int64_t feature_channels() const override { return last_channels_; }
   // "Conv1", "bn_Conv1", "expanded_conv_", "block_1_", ..., "block_16_", "Conv_1" (+ "Conv_1_bn").
   std::vector<std::string> stages() const override;
@@ -34,6 +37,8 @@ class KerasMobileNetV2Impl : public BackboneImpl {
   static std::vector<std::pair<std::string, int64_t>> conv_widths(double alpha);
 
  private:
+  using Trace = std::vector<std::pair<std::string, torch::Tensor>>;
+  torch::Tensor run_stage(torch::Tensor x, size_t stage, Trace* trace);
   struct Block {
     std::string prefix;  // "expanded_conv_" or "block_N_"
     int64_t stride;

@@ -27,7 +27,9 @@ torch::Tensor pad_same(const torch::Tensor& x, int64_t kernel, int64_t stride) {
   return torch::constant_pad_nd(x, {left, right, top, bottom}, 0);
 }
 
-torch::Tensor relu6(const torch::Tensor& x) { return torch::hardtanh(x, 0.0, 6.0); }
+// clamp, not hardtanh: the same values, but LibTorch 1.13 has no bf16 CPU kernel for hardtanh's
+// backward, and clamp's backward works in any dtype (bf16 fine-tuning needs it).
+torch::Tensor relu6(const torch::Tensor& x) { return torch::clamp(x, 0.0, 6.0); }
 
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, int64_t groups) {
   return torch::nn::Conv2d(

@@ -8,7 +8,7 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
   switch (activation) {
     case Activation::None: return x;
     case Activation::ReLU: return torch::relu(x);
-    case Activation::ReLU6: return torch::hardtanh(x, 0.0, 6.0);
+    case Activation::ReLU6: return torch::clamp(x, 0.0, 6.0);  // not hardtanh: no bf16 backward in 1.13
     case Activation::Hardswish: return torch::hardswish(x);
     case Activation::Hardsigmoid: return torch::hardsigmoid(x);
     case Activation::SiLU: return torch::silu(x);

@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -217,6 +219,7 @@ struct ModelServer::Impl {
     if (meta.contains("imagefit_version")) j["imagefit_version"] = meta["imagefit_version"];
     if (meta.contains("created")) j["created"] = meta["created"];
     j["serving"] = {{"device", options.device},
+                    {"precision", predictor->precision()},
                     {"max_body_bytes", max_body},
                     {"batch_window_ms", options.batch_window_ms},
                     {"max_batch", options.max_batch}};
@@ -418,7 +421,7 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   I.model_name = std::filesystem::path(model_path).filename().string();
 
   at::set_num_threads(options.threads > 0 ? options.threads : hardware_threads());
-  I.predictor = Predictor::open(model_path, options.device);
+  I.predictor = Predictor::open(model_path, options.device, options.precision);
   I.batcher = std::make_unique<PredictionBatcher>(*I.predictor, options.batch_window_ms, options.max_batch);
   I.info = I.make_info();
 
@@ -434,10 +437,20 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   // httplib's default is SO_REUSEPORT, with which a second server on the same port silently shares the
   // connections (maybe with another model). SO_REUSEADDR alone still allows a quick restart.
   // The callback also keeps the listening socket, to raise its backlog below.
+  //
+  // TCP_NODELAY: httplib 0.11 writes an answer's headers and its body in two send() calls. With Nagle's
+  // algorithm on, the body waits until the client has ACKed the headers, and a client on a kept-alive
+  // connection (browsers, wrk, HTTP libraries) delays that ACK by 40 ms or more: every request after
+  // the first on a connection took ~40-60 ms instead of < 1 ms. Debian's compiled httplib has
+  // CPPHTTPLIB_TCP_NODELAY false and offers no hook on accepted sockets, but Linux gives an accepted
+  // socket the listening socket's TCP_NODELAY, so it is set here, on the listening socket (and through
+  // set_tcp_nodelay, which does the same in httplib's own socket setup).
   auto listen_socket = std::make_shared<socket_t>(INVALID_SOCKET);
+  I.http.set_tcp_nodelay(true);
   I.http.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     *listen_socket = sock;
   });
   I.setup_routes();
@@ -485,7 +498,7 @@ std::string ModelServer::description() const {
   return impl_->model_name + " (" + info.value("architecture", "?") + ", " +
          std::to_string(impl_->predictor->classes().size()) + " classes, " +
          std::to_string(impl_->predictor->image_size()) + "x" + std::to_string(impl_->predictor->image_size()) +
-         " input, device " + impl_->options.device + ")";
+         " input, device " + impl_->options.device + ", " + impl_->predictor->precision() + ")";
 }
 
 void ModelServer::run() {

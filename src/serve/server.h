@@ -27,6 +27,7 @@ struct ServeOptions {
   int batch_window_ms = 5;   // how long the first request of a batch waits for others
   int max_batch = 16;        // most images in one forward pass
   std::string device = "cpu";  // cpu | cuda | cuda:N | auto
+  std::string precision = "auto";  // auto | fp32 | bf16 (models/precision.h)
   int read_timeout_s = 10;   // a client that stops sending for this long is dropped
   int write_timeout_s = 10;  // a client that stops reading for this long is dropped
   bool log_requests = false;  // one line a request on stderr

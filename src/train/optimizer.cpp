@@ -4,11 +4,7 @@
 
 namespace imagefit {
 
-double default_learning_rate(const std::string& name) {
-  if (name == "sgd") return 0.01;
-  if (name == "rmsprop" || name == "adam" || name == "adamw") return 1e-3;
-  throw Error("unknown optimizer '" + name + "' (rmsprop, adam, adamw, sgd)");
-}
+
 
 namespace {
 template <typename Options>
@@ -28,24 +24,24 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spe
                                                         const std::vector<std::vector<torch::Tensor>>& groups,
                                                         const std::vector<double>& lrs) {
   const double lr = lrs.empty() ? default_learning_rate(spec.name) : lrs[0];
-  if (spec.name == "rmsprop") {
+  if (spec.name == OptimizerName::RMSprop) {
     // Keras RMSprop defaults: rho 0.9, epsilon 1e-7 (PyTorch's are 0.99 and 1e-8).
     auto base = torch::optim::RMSpropOptions(lr).alpha(0.9).eps(1e-7).weight_decay(spec.weight_decay);
     return std::make_unique<torch::optim::RMSprop>(make_groups(groups, lrs, base), base);
   }
-  if (spec.name == "adam") {
+  if (spec.name == OptimizerName::Adam) {
     auto base = torch::optim::AdamOptions(lr).eps(1e-7).weight_decay(spec.weight_decay);
     return std::make_unique<torch::optim::Adam>(make_groups(groups, lrs, base), base);
   }
-  if (spec.name == "adamw") {
+  if (spec.name == OptimizerName::AdamW) {
     auto base = torch::optim::AdamWOptions(lr).weight_decay(spec.weight_decay > 0 ? spec.weight_decay : 0.01);
     return std::make_unique<torch::optim::AdamW>(make_groups(groups, lrs, base), base);
   }
-  if (spec.name == "sgd") {
+  if (spec.name == OptimizerName::SGD) {
     auto base = torch::optim::SGDOptions(lr).momentum(spec.momentum).weight_decay(spec.weight_decay);
     return std::make_unique<torch::optim::SGD>(make_groups(groups, lrs, base), base);
   }
-  throw Error("unknown optimizer '" + spec.name + "' (rmsprop, adam, adamw, sgd)");
+  throw Error("no optimizer chosen (the plan resolves --optimizer before training)");
 }
 
 void set_learning_rates(torch::optim::Optimizer& opt, const std::vector<double>& lrs) {

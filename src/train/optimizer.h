@@ -1,21 +1,20 @@
 #pragma once
 // Optimizers by Keras/PyTorch name, with Keras's defaults where users expect them.
 #include <memory>
-#include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "train/options.h"
+
 namespace imagefit {
 
 struct OptimizerSpec {
-  std::string name = "rmsprop";  // rmsprop | adam | adamw | sgd
-  double lr = 0;                 // 0 → default_learning_rate(name)
+  OptimizerName name = OptimizerName::RMSprop;  // resolved: never Default
   double weight_decay = 0;
   double momentum = 0.9;
 };
 
-double default_learning_rate(const std::string& name);
 // One parameter group a list, each with its own learning rate (discriminative fine-tuning).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec,
                                                         const std::vector<std::vector<torch::Tensor>>& groups,

@@ -245,7 +245,26 @@ std::optional<CachedWeights> best_cached_backbone() {
   std::stable_sort(all.begin(), all.end(),
                    [](const WeightsEntry& a, const WeightsEntry& b) { return a.preference < b.preference; });
   for (const auto& e : all) {
-    if (auto p = find_cached(e)) return CachedWeights{e, *p};
+    if (auto p = find_cached(e)) return CachedWeights{e, *p, false};
+  }
+  return embedded_backbone();
+}
+
+std::vector<std::filesystem::path> data_dirs() {
+  const std::string explicit_dir = env("IMAGEFIT_DATA_DIR");
+  if (!explicit_dir.empty()) return {explicit_dir};
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const auto bin = exe.parent_path();
+  return {bin.parent_path() / "share" / "imagefit", bin / "share" / "imagefit"};
+}
+
+std::optional<CachedWeights> embedded_backbone() {
+  const WeightsEntry entry = find_weights_entry("keras-mobilenet-v1-0.25");
+  for (const auto& d : data_dirs()) {
+    const auto p = d / entry.file_name;
+    if (usable_copy(entry, p)) return CachedWeights{entry, p, true};
   }
   return std::nullopt;
 }

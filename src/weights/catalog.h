@@ -49,10 +49,19 @@ bool verify_cached_weights(const WeightsEntry& entry, const std::filesystem::pat
 struct CachedWeights {
   WeightsEntry entry;
   std::filesystem::path path;
+  bool embedded = false;  // the backbone shipped with imagefit (embedded_backbone)
 };
 // The best pretrained backbone present locally, by the fixed `preference` order (ImageNet accuracy
-// for the compute, so a CPU can still train it); nullopt when none is.
+// for the compute, so a CPU can still train it), else the embedded one; nullopt when none is.
 std::optional<CachedWeights> best_cached_backbone();
+
+// The backbone shipped with imagefit (Keras MobileNet V1 alpha 0.25, 2 MiB, keras-mobilenet-v1-0.25),
+// so that transfer learning works on a machine where nothing was downloaded. Installed beside the
+// binary: <prefix>/share/imagefit/ for an installed <prefix>/bin/imagefit, share/imagefit/ in the
+// build tree; $IMAGEFIT_DATA_DIR, when set, is the only folder looked in.
+std::optional<CachedWeights> embedded_backbone();
+// The folders embedded_backbone looks in, in order.
+std::vector<std::filesystem::path> data_dirs();
 
 // True when `actual` (a full sha256) starts with `expected` (full or prefix, any case).
 bool sha256_matches(const std::string& actual, const std::string& expected);

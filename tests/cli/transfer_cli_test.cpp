@@ -5,6 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+#include <sstream>
+
+#include "core/cpu_features.h"
+
 #include "core/fs.h"
 #include "test_support.h"
 
@@ -22,9 +27,49 @@ nlohmann::json last_json(const std::string& out) {
   return nlohmann::json::parse(out.substr(pos == std::string::npos ? out.find('{') : pos + 1));
 }
 
-// Environment that makes `cache` the only place pretrained weights are looked for.
+// Environment that makes `cache` the only place pretrained weights are looked for (the embedded
+// backbone hidden too).
 std::string only_cache(const fs::path& cache, const fs::path& empty) {
-  return "IMAGEFIT_CACHE=" + q(cache) + " KERAS_HOME=" + q(empty) + " TORCH_HOME=" + q(empty) + " HOME=" + q(empty) + " XDG_CACHE_HOME=" + q(empty) + " ";
+  return "IMAGEFIT_CACHE=" + q(cache) + " KERAS_HOME=" + q(empty) + " TORCH_HOME=" + q(empty) + " HOME=" + q(empty) +
+         " XDG_CACHE_HOME=" + q(empty) + " IMAGEFIT_DATA_DIR=" + q(empty) + " ";
+}
+// Nothing downloaded anywhere, but the embedded backbone where the binary looks for it.
+std::string nothing_downloaded(const fs::path& empty) {
+  return "IMAGEFIT_CACHE=" + q(empty) + " KERAS_HOME=" + q(empty) + " TORCH_HOME=" + q(empty) + " HOME=" + q(empty) +
+         " XDG_CACHE_HOME=" + q(empty) + " ";
+}
+
+// A small dataset: `per_class` images of each of `classes` sign-digit classes from the sample set.
+fs::path small_digits(const fs::path& dir, int classes, int per_class) {
+  const fs::path out = dir / "small";
+  for (int c = 0; c < classes; ++c) {
+    fs::create_directories(out / std::to_string(c));
+    int n = 0;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(source_dir() / "data/sample-sign-digits" / std::to_string(c)))
+      files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (n++ == per_class) break;
+      fs::copy_file(f, out / std::to_string(c) / f.filename());
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<std::string>> csv_rows(const fs::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read_file(p));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
 }
 }  // namespace
 
@@ -46,7 +91,8 @@ TEST(TransferDefaults, UsesTheBestCachedBackboneAndDecidesTheStrategy) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("using the pretrained backbone keras-mobilenet-v1-0.25"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("linear probe (logistic regression, L-BFGS"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("strategy auto: linear probe reaches"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("strategy auto: the linear probe reaches"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nplan: linear probe on frozen features"), std::string::npos) << r.output;
   const auto j = last_json(r.output);
   EXPECT_EQ(j["arch"], "keras-mobilenet-v1");
   EXPECT_TRUE(j["strategy"] == "feature-extract" || j["strategy"] == "fine-tune") << j.dump();
@@ -90,4 +136,101 @@ TEST(TransferDefaults, WithoutABackboneTrainsSimpleCnnAndSaysWhy) {
                        q(dir.path() / "m2.imagefit") + " --strategy fine-tune --epochs 1");
   EXPECT_EQ(e.exit_code, 1) << e.output;
   EXPECT_NE(e.output.find("needs a pretrained backbone"), std::string::npos) << e.output;
+}
+
+// With nothing downloaded, `imagefit train DATA` does transfer learning with the backbone shipped beside
+// the binary: in the build tree, and in an installed tree (cmake --install).
+TEST(EmbeddedBackbone, FoundFromTheBuildTreeAndFromAnInstall) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  const fs::path data = small_digits(dir.path(), 3, 8);
+  auto r = run_command(nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " +
+                       q(dir.path() / "a.imagefit") + " --epochs 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("using the embedded pretrained backbone keras-mobilenet-v1-0.25 ("), std::string::npos) << r.output;
+  EXPECT_EQ(last_json(r.output)["arch"], "keras-mobilenet-v1");
+
+  const fs::path prefix = dir.path() / "prefix";
+  auto inst = run_command("cmake --install " + q(imagefit_binary().parent_path()) + " --prefix " + q(prefix));
+  ASSERT_EQ(inst.exit_code, 0) << inst.output;
+  ASSERT_TRUE(fs::exists(prefix / "share/imagefit/mobilenet_2_5_224_tf_no_top.h5")) << inst.output;
+  ASSERT_TRUE(fs::exists(prefix / "share/imagefit/NOTICE.md"));
+  r = run_command(nothing_downloaded(empty) + q(prefix / "bin/imagefit") + " train " + q(data) + " -o " +
+                  q(dir.path() / "b.imagefit") + " --strategy feature-extract --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("using the embedded pretrained backbone keras-mobilenet-v1-0.25 (" +
+                          (prefix / "share/imagefit").string()),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(last_json(r.output)["arch"], "keras-mobilenet-v1");
+}
+
+// Fine-tuning the last stages with their frozen input cached computes what fine-tuning through the
+// whole network computes, batch for batch (fp32, no augmentation, SGD): the same losses every epoch.
+TEST(FineTune, CachedActivationsTrainLikeTheWholeNetwork) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  const fs::path data = small_digits(dir.path(), 3, 20);
+  std::vector<std::vector<std::vector<std::string>>> runs;
+  for (const char* flag : {"", " --no-activation-cache"}) {
+    const fs::path model = dir.path() / (std::string(flag).empty() ? "cached.imagefit" : "plain.imagefit");
+    auto r = run_command(nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " + q(model) +
+                         " --strategy fine-tune --unfreeze 9 --epochs 2 --patience 0 --precision fp32 --augment none"
+                         " --optimizer sgd --lr 1e-2 --batch-size 8 --seed 3" + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output.find("activation cache: 1 copy") != std::string::npos, std::string(flag).empty()) << r.output;
+    runs.push_back(csv_rows(dir.path() / (model.stem().string() + ".history.csv")));
+  }
+  ASSERT_EQ(runs[0].size(), 3u);  // probe + 2 fine-tune epochs
+  ASSERT_EQ(runs[1].size(), 3u);
+  for (size_t e = 1; e < 3; ++e) {
+    EXPECT_EQ(runs[0][e][1], "fine-tune");
+    for (size_t col : {2, 4}) {  // train_loss, val_loss
+      const double a = std::stod(runs[0][e][col]), b = std::stod(runs[1][e][col]);
+      EXPECT_NEAR(a, b, 2e-4 * std::max(1.0, std::abs(b))) << "epoch " << e << " column " << col;
+    }
+  }
+  // The fine-tuning changed something (the comparison is not of two untouched probes).
+  EXPECT_NE(runs[0][1][2], runs[0][2][2]);
+}
+
+// --precision is recorded in the model; auto picks bf16 exactly where the CPU has native bf16
+// (IMAGEFIT_CPU_BF16 pretends either way, so both branches run on every machine).
+TEST(Precision, AutoPicksBf16OnlyWhereTheCpuHasIt) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  const fs::path data = small_digits(dir.path(), 2, 8);
+  auto precision_of = [&](const std::string& env, const std::string& flags) {
+    const fs::path model = dir.path() / "p.imagefit";
+    auto r = run_command(env + nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " +
+                         q(model) + " --strategy fine-tune --epochs 1 --augment none -q --json " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    if (r.exit_code != 0) return std::string("failed");
+    auto info = nlohmann::json::parse(run_command(imagefit_binary().string() + " info " + q(model) + " --json").output);
+    EXPECT_EQ(last_json(r.output)["precision"], info["training"]["precision"]);
+    return info["training"]["precision"].get<std::string>();
+  };
+  EXPECT_EQ(precision_of("IMAGEFIT_CPU_BF16=1 ", ""), "bf16");
+  EXPECT_EQ(precision_of("IMAGEFIT_CPU_BF16=0 ", ""), "fp32");
+  EXPECT_EQ(precision_of("IMAGEFIT_CPU_BF16=1 ", "--precision fp32"), "fp32");
+  EXPECT_EQ(precision_of("", ""), cpu_has_native_bf16() ? "bf16" : "fp32");
+  std::printf("[ measured ] this CPU %s native bf16\n", cpu_has_native_bf16() ? "has" : "lacks");
+  // A model trained in bf16 predicts in either precision, close to each other.
+  const fs::path image = *fs::directory_iterator(data / "0");
+  auto p16 = run_command(imagefit_binary().string() + " predict " + q(dir.path() / "p.imagefit") + " " + q(image) +
+                         " --json --top-k 2 --precision bf16");
+  auto p32 = run_command(imagefit_binary().string() + " predict " + q(dir.path() / "p.imagefit") + " " + q(image) +
+                         " --json --top-k 2 --precision fp32");
+  ASSERT_EQ(p16.exit_code, 0) << p16.output;
+  ASSERT_EQ(p32.exit_code, 0) << p32.output;
+  const auto j16 = last_json(p16.output), j32 = last_json(p32.output);
+  EXPECT_EQ(j16["label"], j32["label"]);
+  EXPECT_NEAR(j16["probability"].get<double>(), j32["probability"].get<double>(), 0.05);
+  auto bad = run_command(imagefit_binary().string() + " predict " + q(dir.path() / "p.imagefit") + " " + q(image) +
+                         " --precision fp16");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
 }

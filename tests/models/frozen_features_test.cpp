@@ -51,3 +51,70 @@ TEST(FrozenFeatures, MobileNetV3SmallEqualsTheModule) { check("mobilenet_v3_smal
 
 }  // namespace
 }  // namespace imagefit
+
+namespace imagefit {
+namespace {
+
+Classifier keras_net(const std::string& arch, double alpha) {
+  torch::manual_seed(11);
+  BackboneOptions options;
+  options.alpha = alpha;
+  Backbone backbone = make_backbone(arch, options);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& b : backbone->named_buffers()) {
+      if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.2, 0.2);
+      if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 1.5);
+    }
+  }
+  HeadOptions head;
+  head.in_features = backbone->feature_channels();
+  head.classes = 3;
+  Classifier net(backbone, head);
+  net->eval();
+  return net;
+}
+
+// run_stages splits the network anywhere: the first k stages then the rest give forward's output,
+// and the frozen graph of the first k stages gives the first part's.
+TEST(RunStages, KerasMobileNetsSplitAtEveryStage) {
+  torch::NoGradGuard no_grad;
+  for (const auto& [arch, alpha] : {std::pair<std::string, double>{"keras-mobilenet-v1", 0.25}, {"keras-mobilenet-v2", 0.35}}) {
+    SCOPED_TRACE(arch);
+    Classifier net = keras_net(arch, alpha);
+    ASSERT_TRUE(net->backbone()->can_run_stages());
+    const size_t n = net->backbone()->stages().size();
+    auto x = torch::randn({2, 3, 96, 96});
+    const auto expected = net->features(x);
+    for (size_t k = 0; k <= n; ++k) {
+      auto bottom = net->run_stages(x, 0, k);
+      auto got = net->run_stages(bottom, k, n);
+      ASSERT_TRUE(torch::allclose(got, expected, 1e-5, 1e-6)) << "split at stage " << k;
+    }
+    const size_t k = n / 2;
+    FrozenFeatures frozen_bottom(net, 96, Precision::FP32, k);
+    auto b = frozen_bottom(x);
+    auto ref = net->run_stages(x, 0, k);
+    EXPECT_LT((b - ref).abs().max().item<double>(), 1e-4 * std::max(1.0, ref.abs().max().item<double>()));
+  }
+}
+
+// The bf16 frozen graph computes the fp32 features to bf16's precision (8 significant bits, about 3
+// decimal digits) and returns float32.
+TEST(FrozenFeaturesPrecision, Bf16IsCloseToFp32) {
+  torch::NoGradGuard no_grad;
+  Classifier net = keras_net("keras-mobilenet-v2", 0.35);
+  FrozenFeatures fp32(net, 96, Precision::FP32), bf16(net, 96, Precision::BF16);
+  auto x = torch::rand({4, 3, 96, 96}) * 2 - 1;
+  auto a = fp32(x), b = bf16(x);
+  ASSERT_EQ(b.scalar_type(), torch::kFloat);
+  const double scale = a.abs().max().item<double>();
+  ASSERT_GT(scale, 0);
+  const double err = (a - b).abs().max().item<double>() / scale;
+  EXPECT_LT(err, 0.05) << "bf16 features far from fp32";
+  EXPECT_GT(err, 0) << "the bf16 graph ran in fp32";
+  std::printf("[ measured ] bf16 vs fp32 MobileNetV2-0.35 features: max |diff| / max |fp32| = %.4f\n", err);
+}
+
+}  // namespace
+}  // namespace imagefit

@@ -4,10 +4,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -50,6 +52,56 @@ std::string raw_exchange(int port, const std::string& request) {
   ::close(fd);
   return out;
 }
+
+// A raw client that keeps one connection open and sends each request in one send() with TCP_NODELAY
+// set: what it measures is the server's side of the connection, not a client's Nagle delay.
+class KeepAliveConnection {
+ public:
+  explicit KeepAliveConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int yes = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~KeepAliveConnection() { ::close(fd_); }
+  KeepAliveConnection(const KeepAliveConnection&) = delete;
+  KeepAliveConnection& operator=(const KeepAliveConnection&) = delete;
+
+  bool connected() const { return connected_; }
+
+  // Sends one request and returns its whole response (headers and Content-Length body), or "" when
+  // the server closed the connection or did not answer in time.
+  std::string exchange(const std::string& request) {
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) return "";
+    char buf[4096];
+    while (true) {
+      const size_t head_end = pending_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        const size_t cl = pending_.find("Content-Length: ");
+        const size_t length = cl < head_end ? std::stoul(pending_.substr(cl + 16)) : 0;
+        if (pending_.size() >= head_end + 4 + length) {
+          std::string response = pending_.substr(0, head_end + 4 + length);
+          pending_.erase(0, response.size());
+          return response;
+        }
+      }
+      const ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) return "";
+      pending_.append(buf, size_t(got));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string pending_;  // bytes received past the last response
+};
 
 struct Expected {
   std::string bytes;                 // encoded image
@@ -116,6 +168,7 @@ class ServeApi : public ::testing::Test {
     c.set_connection_timeout(10);
     c.set_read_timeout(30);
     c.set_write_timeout(30);
+    c.set_tcp_nodelay(true);  // httplib's client too writes a request's headers and body in two send()s
     return c;
   }
 
@@ -398,6 +451,69 @@ TEST_F(ServeApi, StopAnswersTheRequestsInFlightThenRefusesNewOnes) {
   late.set_connection_timeout(2);
   auto r = late.Get("/healthz");
   EXPECT_FALSE(r) << "the stopped server still answered";
+}
+
+// A client that keeps its connection open (browsers, wrk, every HTTP library) is answered as fast as
+// one on a fresh connection. httplib writes an answer's headers and body in two send() calls: without
+// TCP_NODELAY on the server's socket the body waits for the client's ACK of the headers, which a
+// client on a reused connection delays (Linux: 40 ms at least), so each request took >= 40 ms and
+// these 20 would take >= 800 ms. Without the stall they take a few ms; 400 ms is slack for a loaded
+// machine. The series run on a server of its own without a batch window (the suite's waits 50 ms).
+TEST_F(ServeApi, KeepAliveRequestsAreAnsweredWithoutADelayedAckStall) {
+  ServeOptions options;
+  options.port = 0;
+  options.threads = 1;
+  options.batch_window_ms = 0;
+  ModelServer server(model_path_, options);
+  std::thread runner([&] { server.run(); });
+  const Expected& image = images_[0];
+  const std::string health = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string predict = "POST /api/predict?top_k=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + image.type +
+                              "\r\nContent-Length: " + std::to_string(image.bytes.size()) + "\r\n\r\n" + image.bytes;
+  constexpr int kRequests = 20;
+  auto body_of = [](const std::string& response) {
+    const size_t head_end = response.find("\r\n\r\n");
+    return head_end == std::string::npos ? std::string() : response.substr(head_end + 4);
+  };
+  // Milliseconds for kRequests of `request` on `conn`, each answered with 200 and checked by `check`.
+  auto series = [&](KeepAliveConnection& conn, const std::string& request, auto check) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRequests; ++i) {
+      const std::string response = conn.exchange(request);
+      if (response.rfind("HTTP/1.1 200", 0) != 0) {
+        ADD_FAILURE() << "request " << i << " on the kept-alive connection: "
+                      << (response.empty() ? "no answer (closed?)" : response.substr(0, 300));
+        return -1.0;
+      }
+      check(json::parse(body_of(response)));
+    }
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  };
+  {
+    KeepAliveConnection conn(server.port());
+    ASSERT_TRUE(conn.connected());
+    // The first exchanges of a connection are ACKed at once (TCP quick-ACK) and the first forward pass
+    // sets up the network: warm up, then time requests on the now established connection.
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(conn.exchange(health).rfind("HTTP/1.1 200", 0), 0u);
+      EXPECT_EQ(conn.exchange(predict).rfind("HTTP/1.1 200", 0), 0u);
+    }
+    const double health_ms = series(conn, health, [](const json& j) { EXPECT_EQ(j.value("status", ""), "ok"); });
+    const double predict_ms = series(conn, predict, [&](const json& j) {
+      EXPECT_EQ(j.value("label", ""), image.ranking[0].label) << j.dump();
+    });
+    EXPECT_GE(health_ms, 0.0);
+    EXPECT_GE(predict_ms, 0.0);
+    EXPECT_LT(health_ms, 400.0) << kRequests << " GET /healthz over one kept-alive connection took " << health_ms
+                                << " ms: the answers stall (Nagle + delayed ACK: is TCP_NODELAY set on the "
+                                   "server's sockets?)";
+    EXPECT_LT(predict_ms, 400.0) << kRequests << " POST /api/predict over one kept-alive connection took "
+                                 << predict_ms << " ms: the answers stall (Nagle + delayed ACK)";
+    std::printf("keep-alive: %d GET /healthz in %.1f ms, %d POST /api/predict in %.1f ms\n", kRequests, health_ms,
+                kRequests, predict_ms);
+  }  // closed before stop(): the server's worker need not wait out the keep-alive timeout
+  server.stop();
+  runner.join();
 }
 
 TEST_F(ServeApi, StopBeforeRunAndDestructionWithoutRunDoNotHang) {

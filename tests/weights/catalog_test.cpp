@@ -111,8 +111,35 @@ class CachedWeightsTest : public ::testing::Test {
                  {"HOME", (dir_.path() / "home").string()},
                  {"XDG_CACHE_HOME", std::nullopt},
                  {"TORCH_HOME", (dir_.path() / "torch").string()},
-                 {"KERAS_HOME", (dir_.path() / "keras").string()}};
+                 {"KERAS_HOME", (dir_.path() / "keras").string()},
+                 {"IMAGEFIT_DATA_DIR", (dir_.path() / "share").string()}};
 };
+
+// The embedded backbone counts only when nothing better is cached; the build tree has one beside
+// the test binaries' parent (build/share/imagefit), found by the binary's own location.
+TEST_F(CachedWeightsTest, EmbeddedBackboneIsTheLastResort) {
+  EXPECT_FALSE(best_cached_backbone());  // IMAGEFIT_DATA_DIR names an empty folder
+  const WeightsEntry v1 = find_weights_entry("keras-mobilenet-v1-0.25");
+  fs::create_directories(dir_.path() / "share");
+  fs::copy_file(test::source_dir() / "share" / v1.file_name, dir_.path() / "share" / v1.file_name);
+  auto found = best_cached_backbone();
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(found->embedded);
+  EXPECT_EQ(found->entry.name, "keras-mobilenet-v1-0.25");
+  EXPECT_EQ(found->path, dir_.path() / "share" / v1.file_name);
+  put(cache_, "resnet18-f37072fd.pth");
+  ASSERT_TRUE(best_cached_backbone());
+  EXPECT_FALSE(best_cached_backbone()->embedded);
+  EXPECT_EQ(best_cached_backbone()->entry.name, "resnet18");
+  {
+    ScopedEnv unset{{"IMAGEFIT_DATA_DIR", std::nullopt}};
+    const auto dirs = data_dirs();
+    ASSERT_FALSE(dirs.empty());
+    bool in_build_tree = false;
+    for (const auto& d : dirs) in_build_tree |= fs::exists(d / v1.file_name);
+    EXPECT_TRUE(in_build_tree) << "the build does not put the embedded backbone where the binary looks";
+  }
+}
 
 TEST_F(CachedWeightsTest, FindsFilesByPreference) {
   EXPECT_FALSE(best_cached_backbone());

@@ -1,0 +1,474 @@
+#include "train/phases.h"
+
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/random.h"
+#include "models/frozen_features.h"
+#include "train/activation_cache.h"
+#include "train/batch_loader.h"
+#include "train/logistic_regression.h"
+#include "train/scoring.h"
+#include "weights/model_file.h"
+#include "weights/state_dict.h"
+
+namespace imagefit {
+
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// One optimizer step at the run's precision: the forward under autocast, the loss in fp32, backward
+// outside autocast (as PyTorch recommends). LibTorch 1.13 lacks a few bf16 CPU backward kernels; if
+// the network needs one, the run says so once and continues in fp32.
+std::pair<torch::Tensor, torch::Tensor> train_step(Run& run, torch::optim::Optimizer& optimizer,
+                                                   const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+                                                   const torch::Tensor& inputs, const torch::Tensor& labels) {
+  for (;;) {
+    try {
+      optimizer.zero_grad();
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(run.precision, run.device.is_cuda());
+        logits = forward(inputs);
+      }
+      logits = logits.to(torch::kFloat);
+      auto loss = F::cross_entropy(logits, labels);
+      loss.backward();
+      optimizer.step();
+      return {logits.detach(), loss.detach()};
+    } catch (const c10::Error& e) {
+      if (run.precision != Precision::BF16) throw;
+      std::fprintf(stderr, "note: bf16 training needs a kernel this LibTorch lacks (%s); continuing in fp32\n",
+                   first_line(e.what_without_backtrace()).c_str());
+      run.precision = Precision::FP32;
+    }
+  }
+}
+
+// Where an epoch's batches come from: images through the augmenting loader, or cached activations.
+class EpochSource {
+ public:
+  virtual ~EpochSource() = default;
+  virtual void start(int epoch) = 0;
+  virtual std::optional<std::pair<torch::Tensor, torch::Tensor>> next() = 0;  // inputs, labels
+  virtual size_t batches_per_epoch() const = 0;
+  virtual size_t samples_per_epoch() const = 0;
+};
+
+class ImageSource : public EpochSource {
+ public:
+  ImageSource(const ImageCache& cache, Normalization norm, SampleTransform t, LoaderOptions lo)
+      : loader_(cache, norm, std::move(t), lo) {}
+  void start(int epoch) override { loader_.start_epoch(epoch); }
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> next() override {
+    auto b = loader_.next();
+    if (!b) return std::nullopt;
+    return std::make_pair(b->images, b->labels);
+  }
+  size_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
+  size_t samples_per_epoch() const override { return loader_.samples_per_epoch(); }
+  const BatchLoader& loader() const { return loader_; }
+
+ private:
+  BatchLoader loader_;
+};
+
+// Cached activations, batched in the order the image loader would use (same seed, same epoch).
+class ActivationSource : public EpochSource {
+ public:
+  ActivationSource(const ActivationCache& acts, const ImageCache& images, Normalization norm, LoaderOptions lo)
+      : acts_(acts), images_(images), order_loader_(images, norm, nullptr, lo), batch_size_(size_t(lo.batch_size)) {}
+  void start(int epoch) override {
+    epoch_ = epoch;
+    order_ = order_loader_.epoch_order(epoch);
+    pos_ = 0;
+  }
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> next() override {
+    if (pos_ >= order_.size()) return std::nullopt;
+    std::vector<size_t> idx(order_.begin() + long(pos_), order_.begin() + long(std::min(order_.size(), pos_ + batch_size_)));
+    pos_ += idx.size();
+    auto labels = torch::empty({int64_t(idx.size())}, torch::kInt64);
+    for (size_t i = 0; i < idx.size(); ++i) labels[int64_t(i)] = images_.label(idx[i]);
+    return std::make_pair(acts_.train_batch(epoch_, idx), labels);
+  }
+  size_t batches_per_epoch() const override { return order_loader_.batches_per_epoch(); }
+  size_t samples_per_epoch() const override { return order_loader_.samples_per_epoch(); }
+
+ private:
+  const ActivationCache& acts_;
+  const ImageCache& images_;
+  BatchLoader order_loader_;  // only for its epoch order
+  size_t batch_size_;
+  std::vector<size_t> order_;
+  size_t pos_ = 0;
+  int epoch_ = 0;
+};
+
+struct EpochLoop {
+  std::string phase;
+  int epochs = 0;
+  bool schedule = false;  // warm-up (one epoch) then cosine decay, for fine-tuning pretrained weights
+  std::vector<double> base_lrs;
+  std::function<void()> set_modes;                                   // train/eval modes of the modules
+  std::function<torch::Tensor(const torch::Tensor&)> forward;         // inputs → logits
+  std::function<std::pair<double, double>()> validate;                // → val loss, val accuracy
+};
+
+void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Optimizer& optimizer) {
+  const size_t steps_per_epoch = source.batches_per_epoch();
+  const size_t total_steps = steps_per_epoch * size_t(loop.epochs);
+  size_t step = 0;
+  for (int e = 0; e < loop.epochs && !run.state.stop; ++e) {
+    const auto t0 = Clock::now();
+    loop.set_modes();
+    source.start(e);
+    ProgressBar bar(loop.phase + " " + std::to_string(e + 1) + "/" + std::to_string(loop.epochs),
+                    long(source.samples_per_epoch()));
+    double loss_sum = 0;
+    long correct = 0, seen = 0;
+    while (auto batch = source.next()) {
+      if (loop.schedule) {
+        const double warm = double(std::max<size_t>(1, steps_per_epoch));
+        const double factor = double(step) < warm
+                                  ? double(step + 1) / warm
+                                  : 0.5 * (1 + std::cos(M_PI * (double(step) - warm) / std::max(1.0, double(total_steps) - warm)));
+        std::vector<double> lrs;
+        for (double lr : loop.base_lrs) lrs.push_back(lr * factor);
+        set_learning_rates(optimizer, lrs);
+      }
+      auto labels = batch->second.to(run.device);
+      auto [logits, loss] = train_step(run, optimizer, loop.forward, batch->first.to(run.device), labels);
+      const long n = long(labels.size(0));
+      loss_sum += loss.item<double>() * double(n);
+      correct += logits.argmax(1).eq(labels).sum().item<long>();
+      seen += n;
+      ++step;
+      char suffix[96];
+      std::snprintf(suffix, sizeof suffix, "loss %.4f acc %.4f", loss_sum / double(seen), double(correct) / double(seen));
+      if (run.opt.progress) bar.update(seen, suffix);
+      if (run.check_interrupt()) break;
+    }
+    if (run.was_interrupted) {
+      if (run.opt.progress) bar.finish("(interrupted)");
+      break;
+    }
+    const double train_seconds = seconds_since(t0);
+    if (run.opt.progress) bar.finish();
+    EpochRecord rec;
+    rec.phase = loop.phase;
+    rec.train_loss = loss_sum / double(std::max(1L, seen));
+    rec.train_accuracy = double(correct) / double(std::max(1L, seen));
+    {
+      torch::NoGradGuard no_grad;
+      AutocastScope autocast(run.precision, run.device.is_cuda());
+      std::tie(rec.val_loss, rec.val_accuracy) = loop.validate();
+    }
+    rec.learning_rate = optimizer.param_groups().back().options().get_lr();
+    rec.seconds = seconds_since(t0);
+    rec.images_per_second = double(seen) / std::max(1e-9, train_seconds);
+    if (!std::isfinite(rec.train_loss))
+      throw Error("training diverged (loss is " + std::to_string(rec.train_loss) + "); try a smaller --lr");
+    if (!run.state.end_epoch(rec)) break;
+  }
+}
+
+// Pooled backbone features of every cached image (frozen backbone, eval mode).
+torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache& cache,
+                              const SampleTransform& transform, int copy, const std::string& label) {
+  torch::NoGradGuard no_grad;
+  run.net->eval();
+  LoaderOptions lo;
+  lo.batch_size = 64;
+  lo.shuffle = false;
+  lo.threads = run.threads;
+  lo.seed = mix_seed({run.opt.seed, 0xFEA7, uint64_t(copy)});
+  BatchLoader loader(cache, run.spec.normalization, transform, lo);
+  loader.start_epoch(copy);
+  std::vector<torch::Tensor> parts;
+  ProgressBar bar(label, long(cache.size()));
+  long seen = 0;
+  while (auto batch = loader.next()) {
+    auto fmap = frozen(batch->images.to(run.device));
+    parts.push_back(run.net->head()->pool(fmap).to(torch::kCPU));
+    seen += batch->images.size(0);
+    if (run.opt.progress) bar.update(seen);
+    if (run.interrupted && run.interrupted()) throw Error("interrupted while computing features");
+  }
+  if (run.opt.progress) bar.finish();
+  return torch::cat(parts);
+}
+
+torch::Tensor cache_labels(const ImageCache& cache) {
+  auto t = torch::empty({int64_t(cache.size())}, torch::kInt64);
+  for (size_t i = 0; i < cache.size(); ++i) t[int64_t(i)] = cache.label(i);
+  return t;
+}
+
+// The head on precomputed features, for epochs with the optimizer (a hidden layer, or --head-solver epochs).
+void train_head_on_features(Run& run, int epochs, const torch::Tensor& train_x, const torch::Tensor& train_y,
+                            const torch::Tensor& val_x, const torch::Tensor& val_y) {
+  auto head = run.net->head();
+  auto optimizer = make_optimizer(run.optimizer_spec(), {head->parameters()}, {run.plan.lr});
+  auto tx = train_x.to(run.device), ty = train_y.to(run.device), vx = val_x.to(run.device), vy = val_y.to(run.device);
+  const int64_t n = tx.size(0);
+  for (int e = 0; e < epochs && !run.state.stop; ++e) {
+    const auto t0 = Clock::now();
+    head->train();
+    torch::manual_seed(int64_t(mix_seed({run.opt.seed, 0x4EAD, uint64_t(e)}) >> 1));
+    auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64)).to(run.device);
+    double loss_sum = 0;
+    long correct = 0;
+    for (int64_t first = 0; first < n; first += run.opt.batch_size) {
+      auto idx = perm.slice(0, first, std::min(n, first + run.opt.batch_size));
+      auto x = tx.index_select(0, idx), y = ty.index_select(0, idx);
+      optimizer->zero_grad();
+      auto logits = head->classify(x);
+      auto loss = F::cross_entropy(logits, y);
+      loss.backward();
+      optimizer->step();
+      loss_sum += loss.item<double>() * double(idx.size(0));
+      correct += logits.argmax(1).eq(y).sum().item<long>();
+    }
+    if (run.check_interrupt()) break;
+    torch::NoGradGuard no_grad;
+    head->eval();
+    auto vlogits = head->classify(vx);
+    EpochRecord rec;
+    rec.phase = "head";
+    rec.train_loss = loss_sum / double(n);
+    rec.train_accuracy = double(correct) / double(n);
+    rec.val_loss = F::cross_entropy(vlogits, vy).item<double>();
+    rec.val_accuracy = vlogits.argmax(1).eq(vy).to(torch::kFloat64).mean().item<double>();
+    rec.learning_rate = optimizer->param_groups()[0].options().get_lr();
+    rec.seconds = seconds_since(t0);
+    rec.images_per_second = double(n) / std::max(1e-9, rec.seconds);
+    if (!run.state.end_epoch(rec)) break;
+  }
+}
+
+}  // namespace
+
+bool Run::check_interrupt() {
+  if (!was_interrupted && interrupted && interrupted()) {
+    was_interrupted = true;
+    state.request_stop("interrupted");
+  }
+  return was_interrupted;
+}
+
+ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                        const Augmentation& aug) {
+  const auto t0 = Clock::now();
+  ProbeResult result;
+  for (auto& p : run.net->backbone()->parameters()) p.set_requires_grad(false);
+  FrozenFeatures frozen(run.net, run.spec.image_size, run.precision);  // BatchNorm folded: the backbone does not change here
+  auto train_x = pooled_features(run, frozen, train, nullptr, 0, "features (train)");
+  auto train_y = cache_labels(train);
+  const int copies = aug.transform ? phase.feature_copies : 0;  // augmented copies of the training features
+  for (int c = 1; c <= copies; ++c) {
+    train_x = torch::cat({train_x, pooled_features(run, frozen, train, aug.transform, c,
+                                                   "features (augmented copy " + std::to_string(c) + ")")});
+    train_y = torch::cat({train_y, cache_labels(train)});
+  }
+  auto val_x = pooled_features(run, frozen, val, nullptr, 0, "features (validation)");
+  auto val_y = cache_labels(val);
+  result.feature_seconds_per_image = seconds_since(t0) / double(train.size() * size_t(1 + copies) + val.size());
+  result.metadata["feature_copies"] = copies;
+  if (phase.kind == PhaseKind::Probe) {
+    // The linear probe: logistic regression to convergence, its L2 strength chosen on validation.
+    // That L2 is its regularization: dropout in front of it (fitted without) would only add noise
+    // to its logits when fine-tuning starts from it, so the head has none.
+    run.spec.head.dropout = 0;
+    run.net->head()->set_dropout(0);
+    const auto t_fit = Clock::now();
+    LogisticFit fit = fit_logistic_regression(train_x, train_y, val_x, val_y, int64_t(run.spec.classes.size()));
+    {
+      torch::NoGradGuard no_grad;
+      auto params = run.net->head()->named_parameters();
+      params["fc.weight"].copy_(fit.weight);
+      params["fc.bias"].copy_(fit.bias);
+    }
+    EpochRecord rec;
+    rec.phase = "probe";
+    rec.train_loss = fit.train_loss;
+    rec.train_accuracy = fit.train_accuracy;
+    rec.val_loss = fit.val_loss;
+    rec.val_accuracy = fit.val_accuracy;
+    rec.seconds = seconds_since(t0);
+    rec.images_per_second = double(train_x.size(0)) / std::max(1e-9, seconds_since(t_fit));
+    if (run.opt.progress)
+      std::fprintf(stderr, "linear probe (logistic regression, L-BFGS, l2 %.0e chosen on validation): val_acc %.4f (%.1f s)\n",
+                   fit.l2, fit.val_accuracy, rec.seconds);
+    result.metadata["head_solver"] = "lbfgs";
+    result.metadata["head_l2"] = fit.l2;
+    run.state.end_epoch(rec);
+  } else {
+    train_head_on_features(run, phase.epochs, train_x, train_y, val_x, val_y);
+    result.metadata["head_solver"] = "epochs";
+  }
+  if (run.state.best_epoch > 0) {
+    result.val_accuracy = run.state.history[size_t(run.state.best_epoch - 1)].val_accuracy;
+    result.val_loss = run.state.best_val_loss;
+  }
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                               const Augmentation& aug) {
+  nlohmann::json meta;
+  // Continue from the best head (the probe's, or the best head epoch).
+  ModelFile best = load_model_file(run.opt.output);
+  load_state_dict(*run.net, best.weights, run.opt.output);
+  run.net->to(run.device);
+  auto backbone = run.net->backbone();
+  const int n_stages = int(backbone->stages().size());
+  const int n = std::min(phase.unfreeze, n_stages);
+  auto backbone_params = unfreeze_last_stages(backbone, n);
+  std::vector<torch::Tensor> head_params = run.net->head()->parameters();
+  for (auto& p : head_params) p.set_requires_grad(true);
+  const double head_lr = run.plan.lr, backbone_lr = run.plan.backbone_lr;
+  auto optimizer = make_optimizer(run.optimizer_spec(), {backbone_params, head_params}, {backbone_lr, head_lr});
+  meta["unfrozen_stages"] = n;
+  meta["backbone_learning_rate"] = backbone_lr;
+
+  LoaderOptions lo;
+  lo.batch_size = run.opt.batch_size;
+  lo.shuffle = true;
+  lo.threads = run.threads;
+  lo.seed = run.opt.seed;
+  const size_t first_trainable = size_t(n_stages - n);
+
+  std::unique_ptr<ActivationCache> acts;
+  if (phase.cache_bottom && first_trainable > 0) {
+    try {
+      ActivationCacheOptions ao;
+      ao.first_trainable_stage = first_trainable;
+      ao.copies = aug.transform ? std::max(1, phase.feature_copies) : 1;
+      ao.precision = run.precision;
+      ao.threads = run.threads;
+      ao.seed = mix_seed({run.opt.seed, 0xAC7});
+      ao.progress = run.opt.progress;
+      acts = std::make_unique<ActivationCache>(run.net, run.spec.image_size, run.spec.normalization, train, val,
+                                               aug.transform, ao, run.device, run.interrupted);
+      if (run.opt.progress)
+        std::fprintf(stderr, "activation cache: %d cop%s of the frozen stages' output, %.0f MiB (%s)\n", acts->copies(),
+                     acts->copies() == 1 ? "y" : "ies", double(acts->bytes()) / (1 << 20),
+                     acts->stored_type() == torch::kBFloat16 ? "bf16" : "fp32");
+      meta["activation_cache_copies"] = acts->copies();
+    } catch (const Error& e) {
+      if (run.interrupted && run.interrupted()) throw;
+      std::fprintf(stderr, "note: fine-tuning without the activation cache: %s\n", e.what());
+    }
+  }
+  meta["activation_cache"] = bool(acts);
+  if (run.opt.progress)
+    std::fprintf(stderr, "fine-tune: %d of %d backbone stages trainable (%zu tensors), lr %.2g (head %.2g)%s\n", n, n_stages,
+                 backbone_params.size(), backbone_lr, head_lr, acts ? ", frozen stages cached" : "");
+
+  EpochLoop loop;
+  loop.phase = "fine-tune";
+  loop.epochs = phase.epochs;
+  loop.schedule = true;
+  loop.base_lrs = {backbone_lr, head_lr};
+  // Keras trainable=False semantics: BatchNorm stays in inference mode in the backbone.
+  loop.set_modes = [&] {
+    run.net->train();
+    run.net->backbone()->eval();
+  };
+  Classifier net = run.net;
+  const int batch = std::max(64, run.opt.batch_size);
+  if (acts) {
+    const size_t last = size_t(n_stages);
+    loop.forward = [net, first_trainable, last](const torch::Tensor& x) mutable {
+      return net->head()->forward(net->run_stages(x, first_trainable, last));
+    };
+    loop.validate = [&, net, first_trainable, last]() mutable {
+      net->eval();
+      const auto& v = acts->validation();
+      auto labels = cache_labels(val);
+      double loss = 0;
+      long correct = 0;
+      for (int64_t i = 0; i < v.size(0); i += batch) {
+        auto x = v.slice(0, i, std::min(v.size(0), i + batch)).to(run.device, torch::kFloat);
+        auto logits = net->head()->forward(net->run_stages(x, first_trainable, last)).to(torch::kCPU, torch::kFloat);
+        auto y = labels.slice(0, i, i + logits.size(0));
+        loss += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+        correct += logits.argmax(1).eq(y).sum().item<long>();
+      }
+      return std::make_pair(loss / double(v.size(0)), double(correct) / double(v.size(0)));
+    };
+    ActivationSource source(*acts, train, run.spec.normalization, lo);
+    run_epochs(run, loop, source, *optimizer);
+  } else {
+    loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
+    loop.validate = [&, net]() mutable {
+      Classifier c = net;
+      Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
+      return std::make_pair(v.loss, v.accuracy);
+    };
+    ImageSource source(train, run.spec.normalization, aug.transform, lo);
+    run_epochs(run, loop, source, *optimizer);
+  }
+  return meta;
+}
+
+void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                 const Augmentation& aug) {
+  std::vector<torch::Tensor> params = run.net->parameters();
+  for (auto& p : params) p.set_requires_grad(true);
+  auto optimizer = make_optimizer(run.optimizer_spec(), {params}, {run.plan.lr});
+  LoaderOptions lo;
+  lo.batch_size = run.opt.batch_size;
+  lo.shuffle = true;
+  lo.threads = run.threads;
+  lo.seed = run.opt.seed;
+  EpochLoop loop;
+  loop.phase = "train";
+  loop.epochs = phase.epochs;
+  loop.base_lrs = {run.plan.lr};
+  Classifier net = run.net;
+  loop.set_modes = [net]() mutable { net->train(); };
+  loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
+  const int batch = std::max(64, run.opt.batch_size);
+  loop.validate = [&, net]() mutable {
+    Classifier c = net;
+    Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
+    return std::make_pair(v.loss, v.accuracy);
+  };
+  ImageSource source(train, run.spec.normalization, aug.transform, lo);
+  run_epochs(run, loop, source, *optimizer);
+}
+
+std::vector<torch::Tensor> unfreeze_last_stages(Backbone& backbone, int n) {
+  const auto stages = backbone->stages();
+  n = std::clamp(n, 0, int(stages.size()));
+  std::vector<std::string> open(stages.end() - n, stages.end());
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : backbone->named_parameters()) {
+    bool on = false;
+    for (const auto& prefix : open) {
+      // "features.1" must not open "features.10": the prefix has to end at a name boundary.
+      const std::string& key = p.key();
+      if (key.rfind(prefix, 0) != 0) continue;
+      const char last = prefix.back(), next = key.size() > prefix.size() ? key[prefix.size()] : '.';
+      if (last == '.' || last == '_' || !std::isalnum(static_cast<unsigned char>(next))) on = true;
+    }
+    p.value().set_requires_grad(on);
+    if (on) trainable.push_back(p.value());
+  }
+  return trainable;
+}
+
+}  // namespace imagefit

@@ -1,0 +1,62 @@
+#pragma once
+// The phases a training plan (train/plan.h) is made of, each a loop that reports its epochs to the
+// run's TrainState (train/callbacks.h):
+//   probe      frozen features once per image copy → logistic regression (or the head for epochs)
+//   fine-tune  the last stages + head on images, from the probe's head; with the activation cache
+//              the frozen stages ran once per image copy and an epoch runs only the trainable ones
+//   train      the whole network (from scratch)
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+
+#include "models/classifier.h"
+#include "models/precision.h"
+#include "train/augmentation.h"
+#include "train/callbacks.h"
+#include "train/image_cache.h"
+#include "train/optimizer.h"
+#include "train/options.h"
+#include "train/plan.h"
+#include "weights/saved_model.h"
+
+namespace imagefit {
+
+// What the phases of one run share.
+struct Run {
+  const TrainOptions& opt;
+  const TrainPlan& plan;
+  torch::Device device;
+  NetworkSpec spec;
+  Classifier net{nullptr};
+  TrainState state;
+  Precision precision;  // may fall back to fp32 when a bf16 kernel is missing
+  int threads = 1;
+  std::function<bool()> interrupted;
+  bool was_interrupted = false;
+
+  bool check_interrupt();  // polls `interrupted`; on true, stops the phase as "interrupted"
+  OptimizerSpec optimizer_spec() const { return {plan.optimizer, opt.weight_decay, opt.momentum}; }
+};
+
+struct ProbeResult {
+  double val_accuracy = 0, val_loss = 0;
+  double seconds = 0;
+  double feature_seconds_per_image = 0;  // measured frozen forward incl. loading, per image
+  nlohmann::json metadata;               // head_solver, head_l2, feature_copies
+};
+
+ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                        const Augmentation& aug);
+
+// Returns metadata to record (unfrozen stages, learning rates, whether the cache was used).
+nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                               const Augmentation& aug);
+
+void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
+                 const Augmentation& aug);
+
+// Marks the last `n` stages of the backbone trainable (all others frozen). Returns their parameters.
+std::vector<torch::Tensor> unfreeze_last_stages(Backbone& backbone, int n);
+
+}  // namespace imagefit
