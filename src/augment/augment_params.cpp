@@ -330,7 +330,7 @@ AugmentParams augment_preset(const std::string& name) {
     return p;
   }
   if (name == "keras-tutorial") {
-    // MISSION §3: ImageDataGenerator(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+    // The Keras tutorial's ImageDataGenerator(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
     // shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode='nearest').
     p.rotation_range = 40;
     p.width_shift_range = 0.2;
@@ -357,7 +357,7 @@ AugmentParams augment_preset(const std::string& name) {
     return p;
   }
   if (name == "d2l-hotdog") {
-    // MISSION §3, d2l: RandomHorizontalFlip, RandomVerticalFlip, RandomResizedCrop(scale=(0.1, 1), ratio=(0.5, 2)),
+    // d2l's hot-dog recipe: RandomHorizontalFlip, RandomVerticalFlip, RandomResizedCrop(scale=(0.1, 1), ratio=(0.5, 2)),
     // ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5).
     p.horizontal_flip = true;
     p.vertical_flip = true;

@@ -197,7 +197,7 @@ TEST_F(SplitCli, ErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(r.output.find("no such folder"), std::string::npos) << r.output;
 }
 
-// MISSION §1: a user moves files out once; running the same command again must refuse.
+// A user who splits with --mode move once; running the same command again must refuse.
 TEST_F(SplitCli, MoveThenRunAgainFails) {
   const std::string cmd = split_cmd(q(src()) + " " + q(dir("out")) + " --val 2 --test 1 --mode move");
   auto r = run_command(cmd);

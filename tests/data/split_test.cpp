@@ -390,7 +390,7 @@ TEST(Split, MoveEmptiesTheSourceAndASecondRunFailsClearly) {
     EXPECT_EQ(read_bytes(f.destination), content[fs::path(f.source).filename().string() + "@" + plan.classes[f.label]]);
   expect_disk_matches(plan);
 
-  // The MISSION §1 user runs the script again: it must refuse, not split nothing or a second time.
+  // A user runs the same split script again: it must refuse, not split nothing or a second time.
   const std::string not_empty = error_of([&] { plan_split(o); });
   EXPECT_NE(not_empty.find("not empty"), std::string::npos) << not_empty;
   o.force = true;
