@@ -183,6 +183,21 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
   }
 }
 
+// The loop on augmented images through the whole network, validated on the validation images.
+void train_on_images(Run& run, EpochLoop& loop, const ImageCache& train, const ImageCache& val, const Augmentation& aug,
+                     const LoaderOptions& lo, torch::optim::Optimizer& optimizer) {
+  Classifier net = run.net;
+  const int batch = std::max(64, run.opt.batch_size);
+  loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
+  loop.validate = [&, net]() mutable {
+    Classifier c = net;
+    Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
+    return std::make_pair(v.loss, v.accuracy);
+  };
+  ImageSource source(train, run.spec.normalization, aug.transform, lo);
+  run_epochs(run, loop, source, optimizer);
+}
+
 // Pooled backbone features of every cached image (frozen backbone, eval mode).
 torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache& cache,
                               const SampleTransform& transform, int copy, const std::string& label) {
@@ -412,14 +427,7 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
     ActivationSource source(*acts, train, run.spec.normalization, lo);
     run_epochs(run, loop, source, *optimizer);
   } else {
-    loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
-    loop.validate = [&, net]() mutable {
-      Classifier c = net;
-      Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
-      return std::make_pair(v.loss, v.accuracy);
-    };
-    ImageSource source(train, run.spec.normalization, aug.transform, lo);
-    run_epochs(run, loop, source, *optimizer);
+    train_on_images(run, loop, train, val, aug, lo, *optimizer);
   }
   return meta;
 }
@@ -440,15 +448,7 @@ void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, cons
   loop.base_lrs = {run.plan.lr};
   Classifier net = run.net;
   loop.set_modes = [net]() mutable { net->train(); };
-  loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
-  const int batch = std::max(64, run.opt.batch_size);
-  loop.validate = [&, net]() mutable {
-    Classifier c = net;
-    Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
-    return std::make_pair(v.loss, v.accuracy);
-  };
-  ImageSource source(train, run.spec.normalization, aug.transform, lo);
-  run_epochs(run, loop, source, *optimizer);
+  train_on_images(run, loop, train, val, aug, lo, *optimizer);
 }
 
 std::vector<torch::Tensor> unfreeze_last_stages(Backbone& backbone, int n) {

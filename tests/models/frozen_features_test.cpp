@@ -10,14 +10,10 @@
 namespace imagefit {
 namespace {
 
-void check(const std::string& arch, double alpha, int size) {
-  SCOPED_TRACE(arch);
-  torch::manual_seed(7);
-  BackboneOptions options;
-  options.alpha = alpha;
-  options.image_size = size;
+// A network with random weights and non-trivial BatchNorm statistics, so that folding them wrong
+// would show.
+Classifier randomized_network(const std::string& arch, const BackboneOptions& options) {
   Backbone backbone = make_backbone(arch, options);
-  // Non-trivial BatchNorm statistics, so that folding them wrong would show.
   {
     torch::NoGradGuard no_grad;
     for (auto& b : backbone->named_buffers()) {
@@ -30,6 +26,16 @@ void check(const std::string& arch, double alpha, int size) {
   head.classes = 3;
   Classifier net(backbone, head);
   net->eval();
+  return net;
+}
+
+void check(const std::string& arch, double alpha, int size) {
+  SCOPED_TRACE(arch);
+  torch::manual_seed(7);
+  BackboneOptions options;
+  options.alpha = alpha;
+  options.image_size = size;
+  Classifier net = randomized_network(arch, options);
   FrozenFeatures frozen(net, size);
   ASSERT_TRUE(frozen.frozen());
   EXPECT_EQ(frozen.count_nodes("aten::batch_norm"), 0) << "BatchNorm was not folded into the convolutions";
@@ -59,20 +65,7 @@ Classifier keras_net(const std::string& arch, double alpha) {
   torch::manual_seed(11);
   BackboneOptions options;
   options.alpha = alpha;
-  Backbone backbone = make_backbone(arch, options);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& b : backbone->named_buffers()) {
-      if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.2, 0.2);
-      if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 1.5);
-    }
-  }
-  HeadOptions head;
-  head.in_features = backbone->feature_channels();
-  head.classes = 3;
-  Classifier net(backbone, head);
-  net->eval();
-  return net;
+  return randomized_network(arch, options);
 }
 
 // run_stages splits the network anywhere: the first k stages then the rest give forward's output,
