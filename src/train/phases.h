@@ -56,6 +56,13 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
 void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
                  const Augmentation& aug);
 
+// For a network whose BatchNorm layers run in inference mode: multiplies each convolution that feeds
+// a BatchNorm by that BatchNorm's scale (gamma / sqrt(var + eps)) and leaves the BatchNorm an identity
+// plus bias, so the network computes the same function while every channel's weights have the scale
+// of its effect. Returns how many pairs were folded (a Conv2d directly followed, in registration
+// order, by a BatchNorm2d of its output channels).
+int fold_batchnorm_scales(torch::nn::Module& module);
+
 // Marks the last `n` stages of the backbone trainable (all others frozen). Returns their parameters.
 std::vector<torch::Tensor> unfreeze_last_stages(Backbone& backbone, int n);
 
