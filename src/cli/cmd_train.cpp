@@ -15,9 +15,10 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   auto* cmd = app.add_subcommand("train", "Train a classifier on a folder of class folders (or train/validation/test).");
   cmd->footer(
       "Examples:\n"
-      "  imagefit train data/ -o model.imagefit --image-size 64 --epochs 20\n"
+      "  imagefit train data/ -o model.imagefit                            (transfer learning, plan chosen for you)\n"
+      "  imagefit train data/ --arch simple-cnn --image-size 64 --epochs 20 (from scratch)\n"
       "  imagefit train data/ --weights mobilenet_v2_0.35_224.h5          (transfer learning)\n"
-      "  imagefit train data/ --augment keras-tutorial --epochs 100\n"
+      "  imagefit train data/ --arch simple-cnn --augment keras-tutorial --epochs 100\n"
       "  imagefit train data/ --time-budget 2m                             (fits the plan into 2 minutes)\n"
       "Keeps the epoch with the lowest val_loss; writes MODEL and MODEL's .history.csv beside it.");
   cmd->add_option("data", opt->data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
@@ -66,7 +67,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--val-split", opt->val_split, "Fraction of train used for validation when there is no validation folder")
       ->capture_default_str();
   cmd->add_option("--patience", opt->patience,
-                  "Early stopping after N epochs without val_loss improvement (0: off; default: 2 when fine-tuning, "
+                  "Early stopping after N epochs without val_loss improvement (0: off; default: 3 when fine-tuning, "
                   "off from scratch)");
   cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
   cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
