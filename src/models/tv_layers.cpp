@@ -1,5 +1,7 @@
 #include "models/tv_layers.h"
 
+#include "models/keras_ops.h"
+
 #include <algorithm>
 
 namespace imagefit::tv {
@@ -8,7 +10,7 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
   switch (activation) {
     case Activation::None: return x;
     case Activation::ReLU: return torch::relu(x);
-    case Activation::ReLU6: return torch::clamp(x, 0.0, 6.0);  // not hardtanh: no bf16 backward in 1.13
+    case Activation::ReLU6: return keras::relu6(x);  // hardtanh, or clamp in bf16 (keras_ops.h)
     case Activation::Hardswish: return torch::hardswish(x);
     case Activation::Hardsigmoid: return torch::hardsigmoid(x);
     case Activation::SiLU: return torch::silu(x);
