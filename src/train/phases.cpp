@@ -87,8 +87,9 @@ class ImageSource : public EpochSource {
 // Cached activations, batched in the order the image loader would use (same seed, same epoch).
 class ActivationSource : public EpochSource {
  public:
-  ActivationSource(const ActivationCache& acts, const ImageCache& images, Normalization norm, LoaderOptions lo)
-      : acts_(acts), images_(images), order_loader_(images, norm, nullptr, lo), batch_size_(size_t(lo.batch_size)) {}
+  ActivationSource(const ActivationCache& acts, const ImageCache& images, torch::Tensor labels, Normalization norm,
+                   LoaderOptions lo)
+      : acts_(acts), labels_(std::move(labels)), order_loader_(images, norm, nullptr, lo), batch_size_(size_t(lo.batch_size)) {}
   void start(int epoch) override {
     epoch_ = epoch;
     order_ = order_loader_.epoch_order(epoch);
@@ -98,16 +99,15 @@ class ActivationSource : public EpochSource {
     if (pos_ >= order_.size()) return std::nullopt;
     std::vector<size_t> idx(order_.begin() + long(pos_), order_.begin() + long(std::min(order_.size(), pos_ + batch_size_)));
     pos_ += idx.size();
-    auto labels = torch::empty({int64_t(idx.size())}, torch::kInt64);
-    for (size_t i = 0; i < idx.size(); ++i) labels[int64_t(i)] = images_.label(idx[i]);
-    return std::make_pair(acts_.train_batch(epoch_, idx), labels);
+    std::vector<int64_t> rows(idx.begin(), idx.end());
+    return std::make_pair(acts_.train_batch(epoch_, idx), labels_.index_select(0, torch::tensor(rows, torch::kInt64)));
   }
   size_t batches_per_epoch() const override { return order_loader_.batches_per_epoch(); }
   size_t samples_per_epoch() const override { return order_loader_.samples_per_epoch(); }
 
  private:
   const ActivationCache& acts_;
-  const ImageCache& images_;
+  torch::Tensor labels_;      // of every training image, in cache order
   BatchLoader order_loader_;  // only for its epoch order
   size_t batch_size_;
   std::vector<size_t> order_;
@@ -447,10 +447,10 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
     loop.forward = [net, first_trainable, last](const torch::Tensor& x) mutable {
       return net->head()->forward(net->run_stages(x, first_trainable, last));
     };
+    const torch::Tensor labels = cache_labels(val);
     loop.validate = [&, net, first_trainable, last]() mutable {
       net->eval();
       const auto& v = acts->validation();
-      auto labels = cache_labels(val);
       double loss = 0;
       long correct = 0;
       for (int64_t i = 0; i < v.size(0); i += batch) {
@@ -462,7 +462,7 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
       }
       return std::make_pair(loss / double(v.size(0)), double(correct) / double(v.size(0)));
     };
-    ActivationSource source(*acts, train, run.spec.normalization, lo);
+    ActivationSource source(*acts, train, cache_labels(train), run.spec.normalization, lo);
     run_epochs(run, loop, source, *optimizer);
   } else {
     train_on_images(run, loop, train, val, aug, lo, *optimizer);

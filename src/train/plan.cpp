@@ -80,6 +80,13 @@ double estimate_seconds(const TrainPlan& plan, const DataFacts& data, const Cost
   return s;
 }
 
+double epoch_seconds(const PhasePlan& phase, const DataFacts& data, const CostFacts& costs) {
+  PhasePlan none = phase, one = phase;
+  none.epochs = 0;
+  one.epochs = 1;
+  return phase_seconds(one, data, costs) - phase_seconds(none, data, costs);
+}
+
 int epochs_that_fit(double seconds, double epoch_seconds) {
   if (epoch_seconds <= 0) return 0;
   return std::max(0, int(std::floor(seconds / epoch_seconds)));
@@ -174,10 +181,7 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
       const int wanted = p.epochs;
       p.epochs = 0;
       const double fixed = estimate_seconds(plan, data, costs);  // all else, and this phase's cache
-      PhasePlan one = p;
-      one.epochs = 1;
-      const double epoch = phase_seconds(one, data, costs) - phase_seconds(p, data, costs);
-      p.epochs = std::min(wanted, epochs_that_fit(plan.time_budget - fixed, epoch));
+      p.epochs = std::min(wanted, epochs_that_fit(plan.time_budget - fixed, epoch_seconds(p, data, costs)));
       if (p.kind == PhaseKind::Train) p.epochs = std::max(1, p.epochs);  // from scratch: at least one
     }
     if (!plan.phases.empty() && plan.phases.back().kind == PhaseKind::FineTune && plan.phases.back().epochs == 0) {
@@ -226,8 +230,7 @@ std::string TrainPlan::summary() const {
   return s;
 }
 
-ProbeDecision decide_after_probe(const TrainPlan& plan, double acc, size_t classes, double seconds_left,
-                                 double epoch_seconds) {
+ProbeDecision decide_after_probe(const TrainPlan& plan, double acc, double seconds_left, double epoch_seconds) {
   const PhasePlan* ft = plan.find(PhaseKind::FineTune);
   if (!ft) return {false, "no fine-tuning in the plan"};
   if (!ft->conditional) return {true, "--strategy fine-tune"};
@@ -237,7 +240,6 @@ ProbeDecision decide_after_probe(const TrainPlan& plan, double acc, size_t class
   if (plan.time_budget > 0 && epoch_seconds > 0 && seconds_left < epoch_seconds)
     return {false, "the time budget leaves " + seconds_text(std::max(0.0, seconds_left)) +
                        ", less than one fine-tune epoch (about " + seconds_text(epoch_seconds) + ")"};
-  (void)classes;
   return {true, "the linear probe reaches " + percent(acc) + " on validation: fine-tuning may do better"};
 }
 

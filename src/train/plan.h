@@ -80,11 +80,13 @@ struct ProbeDecision {
   bool fine_tune = false;
   std::string why;
 };
-ProbeDecision decide_after_probe(const TrainPlan& plan, double probe_val_accuracy, size_t classes,
-                                 double seconds_left, double fine_tune_epoch_seconds);
+ProbeDecision decide_after_probe(const TrainPlan& plan, double probe_val_accuracy, double seconds_left,
+                                 double fine_tune_epoch_seconds);
 
 // Seconds the phases will take at the measured costs (0 when a cost is unknown).
 double estimate_seconds(const TrainPlan& plan, const DataFacts& data, const CostFacts& costs);
+// Seconds one more epoch of a FineTune or Train phase takes at the measured costs (0 when unknown).
+double epoch_seconds(const PhasePlan& phase, const DataFacts& data, const CostFacts& costs);
 // Fine-tune epochs that fit into `seconds` at `epoch_seconds` each (at least 0).
 int epochs_that_fit(double seconds, double epoch_seconds);
 

@@ -234,15 +234,9 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     } else if (phase.kind == PhaseKind::FineTune) {
       if (phase.conditional) {
         // Time left, and a fine-tune epoch at the measured costs.
-        PhasePlan one = phase;
-        one.epochs = 1;
-        TrainPlan p1;
-        p1.phases = {one};
-        const double epoch_seconds = estimate_seconds(p1, {facts.train_images, facts.validation_images, facts.classes},
-                                                      {0, costs.frozen_forward, costs.train_step});
         const double left = plan.time_budget > 0 ? plan.time_budget - run.state.elapsed_seconds() : 1e300;
-        const ProbeDecision d = decide_after_probe(plan, metadata["training"].value("probe_val_accuracy", 0.0),
-                                                   facts.classes, left, epoch_seconds);
+        const ProbeDecision d = decide_after_probe(plan, metadata["training"].value("probe_val_accuracy", 0.0), left,
+                                                   epoch_seconds(phase, facts, costs));
         if (opt.progress) std::fprintf(stderr, "strategy auto: %s: %s\n", d.why.c_str(), d.fine_tune ? "fine-tune" : "feature-extract");
         metadata["training"]["auto_decision"] = d.why;
         if (!d.fine_tune) {

@@ -51,12 +51,12 @@ TEST(Plan, AutoProbesThenFineTunesOnlyIfTheProbeLeavesRoom) {
   EXPECT_DOUBLE_EQ(p.backbone_lr, p.lr / 10);
   EXPECT_EQ(p.precision, Precision::BF16);
 
-  EXPECT_FALSE(decide_after_probe(p, 0.99, 10, 1e9, 10).fine_tune);   // features already fit
-  EXPECT_TRUE(decide_after_probe(p, 0.93, 10, 1e9, 10).fine_tune);    // room to improve
-  EXPECT_TRUE(decide_after_probe(p, 0.93, 10, 5, 10).fine_tune);  // no budget: the time left does not matter
+  EXPECT_FALSE(decide_after_probe(p, 0.99, 1e9, 10).fine_tune);   // features already fit
+  EXPECT_TRUE(decide_after_probe(p, 0.93, 1e9, 10).fine_tune);    // room to improve
+  EXPECT_TRUE(decide_after_probe(p, 0.93, 5, 10).fine_tune);  // no budget: the time left does not matter
   TrainOptions budget = defaults();
   budget.time_budget = 60;
-  const auto no_time = decide_after_probe(make_plan(budget, data(1443), kMobileNet, Precision::BF16), 0.93, 10, 5, 10);
+  const auto no_time = decide_after_probe(make_plan(budget, data(1443), kMobileNet, Precision::BF16), 0.93, 5, 10);
   EXPECT_FALSE(no_time.fine_tune);  // less than one epoch left
   EXPECT_NE(no_time.why.find("time budget"), std::string::npos) << no_time.why;
 }
