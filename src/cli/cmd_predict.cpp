@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "data/dataset.h"
 #include "data/image_io.h"
 #include "eval/predictor.h"
 
@@ -13,15 +14,14 @@ namespace imagefit::cli {
 namespace fs = std::filesystem;
 
 namespace {
-// Files as given, folders searched recursively for images (sorted).
+// Files as given, folders searched recursively for images (sorted). A link loop or an unreadable
+// entry inside a folder is a warning and skipped (find_image_files), not the end of the run.
 std::vector<std::string> expand_paths(const std::vector<std::string>& inputs) {
   std::vector<std::string> out;
   for (const auto& in : inputs) {
-    if (fs::is_directory(in)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink))
-        if (e.is_regular_file() && has_image_extension(e.path().string())) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      const std::vector<std::string> found = find_image_files(in);
       out.insert(out.end(), found.begin(), found.end());
     } else {
       out.push_back(in);

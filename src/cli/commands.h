@@ -10,6 +10,7 @@ struct GlobalOptions {
 };
 
 void add_split_command(CLI::App& app);
+void add_check_command(CLI::App& app);
 void add_train_command(CLI::App& app, GlobalOptions& global);
 void add_evaluate_command(CLI::App& app, GlobalOptions& global);
 void add_predict_command(CLI::App& app, GlobalOptions& global);

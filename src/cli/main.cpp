@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "imagefit 0.1.0");
   GlobalOptions global;
   add_split_command(app);
+  add_check_command(app);
   add_train_command(app, global);
   add_evaluate_command(app, global);
   add_predict_command(app, global);

@@ -1,6 +1,9 @@
 // Scanning datasets: both layouts, the val/ aliases, the errors users hit, and split_stratified.
 #include "data/dataset.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -183,6 +186,91 @@ TEST(Dataset, SplitStratifiedIsDeterministicPerSeed) {
 TEST(Dataset, SplitStratifiedRejectsBadFractions) {
   const ImageSet set = small_image_set();
   for (double f : {0.0, 1.0, -0.5, 1.5}) EXPECT_THROW(split_stratified(set, f, 0), Error) << f;
+}
+
+// A link to itself inside a class folder used to abort the scan (and so train) with "filesystem
+// error: Too many levels of symbolic links"; now it is skipped and reported.
+TEST(Dataset, SymlinkLoopInAClassFolderIsSkippedAndReported) {
+  TempDir tmp;
+  make_class_folders(tmp.path(), {{"a", 2}, {"b", 2}});
+  fs::create_symlink("loop.png", tmp.path() / "a" / "loop.png");
+  fs::create_symlink("missing.png", tmp.path() / "b" / "dangling.png");
+  fs::create_symlink("..", tmp.path() / "b" / "up");  // a folder link back up: not followed by the flat scan
+  ScanIssues skipped;
+  Dataset ds;
+  ASSERT_NO_THROW(ds = open_dataset(tmp.path().string(), &skipped));
+  EXPECT_EQ(counts_of(ds.train), (std::vector<size_t>{2, 2}));
+  ASSERT_EQ(skipped.size(), 2u);
+  std::sort(skipped.begin(), skipped.end(), [](const ScanIssue& x, const ScanIssue& y) { return x.path < y.path; });
+  EXPECT_EQ(skipped[0].path, (tmp.path() / "a" / "loop.png").string());
+  EXPECT_NE(skipped[0].reason.find("symbolic link loop"), std::string::npos) << skipped[0].reason;
+  EXPECT_EQ(skipped[1].path, (tmp.path() / "b" / "dangling.png").string());
+  EXPECT_NE(skipped[1].reason.find("broken symbolic link"), std::string::npos) << skipped[1].reason;
+  EXPECT_EQ(ds.skipped.size(), 2u);
+}
+
+TEST(Dataset, ClassFolderLinkedBackToTheRootIsALoopNotAClass) {
+  TempDir tmp;
+  make_class_folders(tmp.path(), {{"a", 2}, {"b", 2}});
+  fs::create_symlink(".", tmp.path() / "again");
+  ScanIssues skipped;
+  const Dataset ds = open_dataset(tmp.path().string(), &skipped);
+  EXPECT_EQ(ds.classes, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].path, (tmp.path() / "again").string());
+}
+
+TEST(Dataset, ClassWithNoReadableImageIsAnErrorNamingTheClassFolder) {
+  TempDir tmp;
+  make_class_folders(tmp.path(), {{"a", 2}});
+  fs::create_directories(tmp.path() / "b");
+  fs::create_symlink("loop.jpg", tmp.path() / "b" / "loop.jpg");
+  fs::create_symlink("nowhere.jpg", tmp.path() / "b" / "gone.jpg");
+  ScanIssues skipped;
+  const std::string msg = error_of([&] { open_dataset(tmp.path().string(), &skipped); });
+  EXPECT_NE(msg.find((tmp.path() / "b").string() + ": class folder with no readable image"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2 entries skipped"), std::string::npos) << msg;
+  EXPECT_EQ(skipped.size(), 2u);  // still reported, though the scan failed
+}
+
+TEST(Dataset, UnreadableFilesAndFoldersAreSkippedOrNamed) {
+  if (::geteuid() == 0) GTEST_SKIP() << "skipped: running as root, so file permissions do not stop reading";
+  TempDir tmp;
+  make_class_folders(tmp.path(), {{"a", 2}, {"b", 2}, {"c", 1}});
+  fs::permissions(tmp.path() / "a" / "img_000.png", fs::perms::none);
+  ScanIssues skipped;
+  {
+    fs::permissions(tmp.path() / "c", fs::perms::none);
+    const std::string msg = error_of([&] { open_dataset(tmp.path().string(), &skipped); });
+    fs::permissions(tmp.path() / "c", fs::perms::owner_all);
+    EXPECT_NE(msg.find((tmp.path() / "c").string() + ": class folder with no readable image"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("Permission denied"), std::string::npos) << msg;
+  }
+  skipped.clear();
+  const Dataset ds = open_dataset(tmp.path().string(), &skipped);
+  EXPECT_EQ(counts_of(ds.train), (std::vector<size_t>{1, 2, 1}));
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].path, (tmp.path() / "a" / "img_000.png").string());
+  fs::permissions(tmp.path() / "a" / "img_000.png", fs::perms::owner_all);
+}
+
+// predict DIR searches recursively; a folder link back up must not send it round until the path is too long.
+TEST(Dataset, FindImageFilesVisitsEachFolderOnce) {
+  TempDir tmp;
+  make_class_folders(tmp.path() / "x", {{"a", 2}, {"b", 1}});
+  write_bytes(tmp.path() / "x" / "a" / "deeper" / "c.jpg", "x");
+  fs::create_symlink("..", tmp.path() / "x" / "a" / "up");      // a cycle
+  fs::create_symlink("self.jpg", tmp.path() / "x" / "self.jpg");  // a file link loop
+  ScanIssues skipped;
+  const auto files = find_image_files((tmp.path() / "x").string(), &skipped);
+  std::vector<std::string> rel;
+  for (const auto& f : files) rel.push_back(fs::relative(f, tmp.path() / "x").string());
+  EXPECT_EQ(rel, (std::vector<std::string>{"a/deeper/c.jpg", "a/img_000.png", "a/img_001.png", "b/img_000.png"}));
+  ASSERT_EQ(skipped.size(), 2u);
+  std::set<std::string> paths;
+  for (const auto& s : skipped) paths.insert(s.path);
+  EXPECT_TRUE(paths.count((tmp.path() / "x" / "self.jpg").string()));
+  EXPECT_TRUE(paths.count((tmp.path() / "x" / "a" / "up").string()));
 }
 
 TEST(Dataset, SignDigitsScan) {
