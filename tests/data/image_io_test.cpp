@@ -5,8 +5,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include "core/error.h"
 #include "core/fs.h"
+#include "serve/image_bombs.h"
 #include "test_files.h"
 #include "test_support.h"
 
@@ -284,6 +290,162 @@ TEST(ImageIo, ImageExtensions) {
   EXPECT_TRUE(has_image_extension("x.Png"));
   EXPECT_FALSE(has_image_extension("x.txt"));
   EXPECT_FALSE(has_image_extension("jpg"));
+}
+
+// ---- the pixel limit, from the header, before decoding ---------------------------------------------
+
+// Runs f with stderr sent to a file; returns what was written there.
+template <class F>
+std::string stderr_of(F&& f) {
+  TempDir tmp;
+  const fs::path log = tmp.path() / "stderr.txt";
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::dup2(fd, 2);
+  ::close(fd);
+  f();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  return read_bytes(log);
+}
+
+// Restores the process-wide limit when a test ends.
+struct LimitGuard {
+  uint64_t saved = max_image_pixels();
+  ~LimitGuard() { set_max_image_pixels(saved); }
+};
+
+TEST(ImageLimits, TheHeaderGivesTheSizeForEveryFormat) {
+  const cv::Mat m = noisy_bgr(23, 37);  // 37 wide, 23 tall
+  for (const char* ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm", ".pgm"}) {
+    SCOPED_TRACE(ext);
+    cv::Mat src = m;
+    if (std::string(ext) == ".pgm") cv::cvtColor(m, src, cv::COLOR_BGR2GRAY);
+    const std::string bytes = encode(src, ext);
+    const ImageHeader h = read_image_header(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "x");
+    EXPECT_EQ(h.width, 37u);
+    EXPECT_EQ(h.height, 23u);
+  }
+  const std::string gif = std::string("GIF89a") + std::string{char(0x10), char(0x27), char(0x20), char(0x4E)} +
+                          std::string(8, '\0');  // 10000 × 20000
+  const ImageHeader g = read_image_header(reinterpret_cast<const unsigned char*>(gif.data()), gif.size(), "a.gif");
+  EXPECT_EQ(g.format, "GIF");
+  EXPECT_EQ(g.width, 10000u);
+  EXPECT_EQ(g.height, 20000u);
+}
+
+TEST(ImageLimits, DefaultIsPilsLimit) {
+  EXPECT_EQ(kDefaultMaxImagePixels, 89'478'485u);  // PIL's Image.MAX_IMAGE_PIXELS
+  if (std::getenv("IMAGEFIT_MAX_IMAGE_PIXELS")) GTEST_SKIP() << "IMAGEFIT_MAX_IMAGE_PIXELS is set in this environment";
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
+}
+
+// The probe case: a small PNG that says 20000×20000 (1.2 GB of pixels). OpenCV 4.6 allows up to 2^30
+// pixels, so without the header check it allocates the image, then libpng complains on stderr that
+// the data is short, and the message is OpenCV's.
+TEST(ImageLimits, APngBombIsRefusedFromItsHeaderNamingTheFileAndItsSize) {
+  if (std::getenv("IMAGEFIT_MAX_IMAGE_PIXELS")) GTEST_SKIP() << "IMAGEFIT_MAX_IMAGE_PIXELS is set in this environment";
+  TempDir tmp;
+  const fs::path photo = tmp.path() / "photo.png";
+  write_bytes(photo, test::png_bomb(20000, 20000));
+  ASSERT_LT(fs::file_size(photo), 4096u);
+  std::string msg;
+  bool too_large = false;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string noise = stderr_of([&] {
+    try {
+      read_image_rgb(photo.string());
+    } catch (const ImageTooLargeError& e) {
+      too_large = true;
+      msg = e.what();
+    } catch (const Error& e) {
+      msg = e.what();
+    }
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(too_large) << msg;
+  EXPECT_EQ(msg, photo.string() +
+                     ": 20000\u00d720000 pixels is over the limit of 89.5 megapixels (--max-image-pixels, or "
+                     "IMAGEFIT_MAX_IMAGE_PIXELS; 0: no limit)");
+  EXPECT_EQ(noise, "") << "decoder noise on stderr";
+  EXPECT_LT(seconds, 0.5);
+}
+
+TEST(ImageLimits, JpegWebpAndBmpBombsAreRefusedToo) {
+  LimitGuard guard;
+  set_max_image_pixels(kDefaultMaxImagePixels);
+  const std::vector<std::pair<std::string, std::string>> bombs = {
+      {"big.jpg", test::jpeg_bomb(60000, 60000)},
+      {"big.webp", test::webp_bomb(16383, 16383)},
+      {"big.bmp", test::bmp_bomb(30000, -30000)},  // negative height: a top-down BMP
+  };
+  for (const auto& [name, bytes] : bombs) {
+    SCOPED_TRACE(name);
+    std::string msg;
+    EXPECT_THROW(
+        {
+          try {
+            decode_image_rgb(std::vector<unsigned char>(bytes.begin(), bytes.end()), name);
+          } catch (const ImageTooLargeError& e) {
+            msg = e.what();
+            throw;
+          }
+        },
+        ImageTooLargeError);
+    EXPECT_NE(msg.find(name + ": "), std::string::npos) << msg;
+    EXPECT_NE(msg.find(" pixels is over the limit of 89.5 megapixels"), std::string::npos) << msg;
+  }
+}
+
+TEST(ImageLimits, TheLimitCanBeChangedAndTurnedOff) {
+  LimitGuard guard;
+  const std::string png = encode(noisy_bgr(30, 40), ".png");  // 40 wide, 30 tall
+  const std::vector<unsigned char> bytes(png.begin(), png.end());
+  set_max_image_pixels(1000);
+  try {
+    decode_image_rgb(bytes, "small.png");
+    ADD_FAILURE() << "a 40x30 image passed a 1000-pixel limit";
+  } catch (const ImageTooLargeError& e) {
+    EXPECT_NE(std::string(e.what()).find("small.png: 40\u00d730 pixels is over the limit of 0.001 megapixels"),
+              std::string::npos)
+        << e.what();
+  }
+  set_max_image_pixels(1200);  // the limit itself is allowed
+  EXPECT_EQ(decode_image_rgb(bytes, "small.png").cols, 40);
+  set_max_image_pixels(0);  // no limit: the bomb gets past the header check, to the decoder
+  const std::string bomb = test::png_bomb(3000, 3000);
+  try {
+    decode_image_rgb(std::vector<unsigned char>(bomb.begin(), bomb.end()), "b.png");
+  } catch (const ImageTooLargeError& e) {
+    ADD_FAILURE() << "limit 0 still refused: " << e.what();
+  } catch (const Error&) {  // the decoder finds the data short
+  }
+}
+
+TEST(ImageLimits, FormatsWithoutAHeaderCheckAreRefused) {
+  std::vector<unsigned char> ras;
+  if (!cv::imencode(".ras", noisy_bgr(8, 8), ras)) GTEST_SKIP() << "this OpenCV cannot write Sun raster files";
+  try {
+    decode_image_rgb(ras, "odd.ras");
+    ADD_FAILURE() << "a Sun raster image was decoded without a pixel-limit check";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.ras: cannot decode image (not a JPEG, PNG, BMP, WebP, TIFF or PNM image)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ImageLimits, DecodeMemoryEstimate) {
+  ImageHeader h;
+  h.width = 1000;
+  h.height = 1000;
+  h.channels = 3;
+  EXPECT_EQ(decode_memory_bytes(h), 6'000'000u);  // BGR from the decoder + the RGB copy
+  h.channels = 4;
+  h.bytes_per_sample = 2;
+  EXPECT_EQ(decode_memory_bytes(h), 15'000'000u);  // + the 8-bit conversion
 }
 
 }  // namespace
