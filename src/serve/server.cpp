@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/image_io.h"
+#include "serve/http_server.h"
 #include "serve/page.h"
 
 namespace imagefit {
@@ -38,6 +39,7 @@ const char* kJsonType = "application/json; charset=utf-8";
 struct HttpError {
   int status;
   std::string message;
+  int retry_after_s = 0;  // 503: when to try again
 };
 
 // Never throws on invalid UTF-8 (file names and decoder messages come from the client).
@@ -104,6 +106,7 @@ httplib::Server::Handler guarded(std::function<void(const httplib::Request&, htt
       handler(req, res);
     } catch (const HttpError& e) {
       send_error(res, e.status, e.message);
+      if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
     } catch (const std::exception& e) {
       send_error(res, 500, std::string("internal error: ") + e.what());
     } catch (...) {
@@ -163,7 +166,78 @@ Body read_body(const httplib::Request& req, const httplib::Response& res, const 
   return body;
 }
 
+// The bytes of images being decoded, or decoded and waiting for their forward pass, at once: a
+// request reserves its image's decode size (from the header) and waits for room, at most `wait`.
+// An image larger than the whole budget reserves all of it, so it runs alone rather than never.
+class DecodeBudget {
+ public:
+  explicit DecodeBudget(uint64_t capacity) : capacity_(std::max<uint64_t>(capacity, 1)) {}
+
+  class Reservation {
+   public:
+    Reservation(DecodeBudget& budget, uint64_t bytes) : budget_(budget), bytes_(bytes) {}
+    ~Reservation() { budget_.release(bytes_); }
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+
+   private:
+    DecodeBudget& budget_;
+    uint64_t bytes_;
+  };
+
+  // Null when the budget stayed full for `wait`.
+  std::unique_ptr<Reservation> reserve(uint64_t bytes, std::chrono::milliseconds wait) {
+    bytes = std::min(bytes, capacity_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!room_.wait_for(lock, wait, [&] { return used_ + bytes <= capacity_; })) {
+      ++refused_;
+      return nullptr;
+    }
+    used_ += bytes;
+    peak_ = std::max(peak_, used_);
+    return std::make_unique<Reservation>(*this, bytes);
+  }
+
+  void fill(ServeStats& s) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    s.decode_budget_bytes = capacity_;
+    s.decode_in_use_bytes = used_;
+    s.decode_peak_bytes = peak_;
+    s.decode_refused = refused_;
+  }
+
+ private:
+  void release(uint64_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      used_ -= bytes;
+    }
+    room_.notify_all();
+  }
+
+  const uint64_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable room_;
+  uint64_t used_ = 0, peak_ = 0, refused_ = 0;
+};
+
 }  // namespace
+
+std::string escape_for_log(const std::string& text) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const unsigned char c : text) {
+    if (c >= 0x21 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 
 struct ModelServer::Impl {
   ServeOptions options;
@@ -172,7 +246,8 @@ struct ModelServer::Impl {
   std::unique_ptr<Predictor> predictor;
   std::unique_ptr<PredictionBatcher> batcher;
   json info;
-  httplib::Server http;
+  std::unique_ptr<HardenedServer> http;
+  std::unique_ptr<DecodeBudget> decode_budget;
   int port = 0;
   bool ran = false;
 
@@ -234,6 +309,10 @@ struct ModelServer::Impl {
     const auto start = Clock::now();
     Body body = read_body(req, res, reader, max_body, true);
     if (body.status == Body::kTooLarge) throw HttpError{413, too_large_message()};
+    if (body.status == Body::kBroken && HardenedServer::current_request_timed_out())
+      throw HttpError{408, "the request body did not arrive in time (a pause over " +
+                               std::to_string(options.read_timeout_s) + " s, or longer than " +
+                               std::to_string(options.body_timeout_ms / 1000) + " s in all)"};
     if (body.status == Body::kBroken)
       throw HttpError{400, "could not read the request body (malformed multipart or chunked data, or the client "
                            "stopped sending)"};
@@ -274,9 +353,30 @@ struct ModelServer::Impl {
     }
     if (req.has_param("top_k")) top_k = parse_top_k(req.get_param_value("top_k"));
 
+    // The pixel limit and the decode budget, from the header, before a decoder allocates anything.
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes->data());
+    ImageHeader header;
+    try {
+      header = read_image_header(data, bytes->size(), name);
+      check_image_pixels(header, name);
+    } catch (const ImageTooLargeError& e) {
+      throw HttpError{413, e.what()};
+    } catch (const Error& e) {
+      throw HttpError{422, e.what()};
+    }
+    // Held until the forward pass took the image: the decoded picture waits in the batch queue.
+    const auto reservation =
+        decode_budget->reserve(decode_memory_bytes(header), std::chrono::milliseconds(options.decode_wait_ms));
+    if (!reservation)
+      throw HttpError{503,
+                      "the server is busy decoding other large images (its " + megabytes(size_t(options.decode_memory_mb) << 20) +
+                          " decode memory, imagefit serve --decode-memory-mb, is in use): retry in a moment",
+                      1};
     cv::Mat rgb;
     try {
-      rgb = decode_image_rgb(std::vector<unsigned char>(bytes->begin(), bytes->end()), name);
+      rgb = decode_image_rgb(data, bytes->size(), name);
+    } catch (const ImageTooLargeError& e) {
+      throw HttpError{413, e.what()};
     } catch (const Error& e) {
       throw HttpError{422, e.what()};
     }
@@ -316,6 +416,11 @@ struct ModelServer::Impl {
         message = not_found(req, res, status);
       } else if (status == 413) {
         message = too_large_message();
+      } else if (status == 400 && HardenedServer::current_request_timed_out()) {
+        status = 408;
+        message = "the request did not arrive in time (headers within " +
+                  std::to_string(options.header_timeout_ms / 1000.0).substr(0, 4) + " s)";
+        res.set_header("Connection", "close");
       } else if (status == 400) {
         message = "malformed request";
       } else if (status == 414) {
@@ -341,13 +446,13 @@ struct ModelServer::Impl {
       res.set_header("Cache-Control", "no-cache");
       res.set_content(index_html(), "text/html; charset=utf-8");
     };
-    http.Get("/", guarded(page));
-    http.Get("/index.html", guarded(page));
-    http.Get("/healthz", guarded([](const httplib::Request&, httplib::Response& res) {
+    http->Get("/", guarded(page));
+    http->Get("/index.html", guarded(page));
+    http->Get("/healthz", guarded([](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}});
     }));
-    http.Get("/api/model", guarded([this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, info); }));
-    http.Post("/api/predict", guarded_reader([this](const httplib::Request& req, httplib::Response& res,
+    http->Get("/api/model", guarded([this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, info); }));
+    http->Post("/api/predict", guarded_reader([this](const httplib::Request& req, httplib::Response& res,
                                                     const httplib::ContentReader& reader) {
                 handle_predict(req, res, reader);
               }));
@@ -360,21 +465,25 @@ struct ModelServer::Impl {
       std::string message = not_found(req, res, status);
       throw HttpError{status, message};
     });
-    http.Post(".*", other);
-    http.Put(".*", other);
-    http.Patch(".*", other);
-    http.Delete(".*", other);
+    http->Post(".*", other);
+    http->Put(".*", other);
+    http->Patch(".*", other);
+    http->Delete(".*", other);
     // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body. httplib 0.11
     // would read until the client closes (a curl -X POST without data would hang until the timeout).
-    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (const auto* bad = HardenedServer::current_framing_error()) {
+        send_error(res, bad->status, bad->message);
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
         const_cast<httplib::Request&>(req).set_header("Content-Length", "0");  // the Request is not const in httplib
       return httplib::Server::HandlerResponse::Unhandled;
     });
 
-    http.set_error_handler(httplib::Server::HandlerWithResponse(
+    http->set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) { return on_error(req, res); }));
-    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    http->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string message = "internal error";
       try {
         if (ep) std::rethrow_exception(ep);
@@ -389,7 +498,7 @@ struct ModelServer::Impl {
       }
     });
     // A body over the limit is refused before it is sent when the client asks first (curl does for > 1 MB).
-    http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    http->set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (req.get_header_value<uint64_t>("Content-Length") <= max_body) return 100;
       send_error(res, 413, too_large_message());  // httplib 0.11 writes `res` as it is: set the status too
       // On this path httplib 0.11 writes no Content-Length for a body it did not pass through its range
@@ -399,9 +508,11 @@ struct ModelServer::Impl {
       return 413;
     });
     if (options.log_requests) {
-      http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-        std::fprintf(stderr, "%s %s %s %d %zu\n", req.remote_addr.c_str(), req.method.c_str(), req.path.c_str(),
-                     res.status, res.body.size());
+      http->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+        // The path is percent-decoded: %0a would end the line and start a forged one.
+        std::fprintf(stderr, "%s %s %s %d %zu\n", escape_for_log(req.remote_addr).c_str(),
+                     escape_for_log(req.method).c_str(), escape_for_log(req.path).c_str(), res.status,
+                     res.body.size());
       });
     }
   }
@@ -425,15 +536,22 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   I.batcher = std::make_unique<PredictionBatcher>(*I.predictor, options.batch_window_ms, options.max_batch);
   I.info = I.make_info();
 
-  const size_t pool = options.http_threads > 0 ? size_t(options.http_threads)
-                                                : size_t(std::max(32, 4 * hardware_threads()));
-  I.http.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
-  I.http.set_payload_max_length(I.max_body);
-  I.http.set_read_timeout(std::max(1, options.read_timeout_s), 0);
-  I.http.set_write_timeout(std::max(1, options.write_timeout_s), 0);
-  I.http.set_keep_alive_timeout(5);
-  I.http.set_keep_alive_max_count(1000);
-  I.http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Server", "imagefit"}});
+  if (options.header_timeout_ms < 100 || options.body_timeout_ms < 100 || options.shutdown_grace_ms < 0)
+    throw Error("the header and body timeouts must be at least 100 ms");
+  if (options.decode_memory_mb < 1 || options.decode_memory_mb > (1 << 20))
+    throw Error("--decode-memory-mb must be between 1 and 1048576, got " + std::to_string(options.decode_memory_mb));
+  I.decode_budget = std::make_unique<DecodeBudget>(uint64_t(options.decode_memory_mb) << 20);
+  ConnectionLimits limits;
+  limits.max_connections = options.http_threads > 0 ? size_t(options.http_threads) : 1024;
+  limits.header_timeout_ms = options.header_timeout_ms;
+  limits.body_timeout_ms = options.body_timeout_ms;
+  limits.idle_read_timeout_ms = std::max(1, options.read_timeout_s) * 1000;
+  limits.write_timeout_ms = std::max(1, options.write_timeout_s) * 1000;
+  limits.keep_alive_timeout_ms = 5000;
+  limits.shutdown_grace_ms = options.shutdown_grace_ms;
+  I.http = std::make_unique<HardenedServer>(limits);
+  I.http->set_payload_max_length(I.max_body);
+  I.http->set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Server", "imagefit"}});
   // httplib's default is SO_REUSEPORT, with which a second server on the same port silently shares the
   // connections (maybe with another model). SO_REUSEADDR alone still allows a quick restart.
   // The callback also keeps the listening socket, to raise its backlog below.
@@ -446,8 +564,8 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   // socket the listening socket's TCP_NODELAY, so it is set here, on the listening socket (and through
   // set_tcp_nodelay, which does the same in httplib's own socket setup).
   auto listen_socket = std::make_shared<socket_t>(INVALID_SOCKET);
-  I.http.set_tcp_nodelay(true);
-  I.http.set_socket_options([listen_socket](socket_t sock) {
+  I.http->set_tcp_nodelay(true);
+  I.http->set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
@@ -457,9 +575,9 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
 
   errno = 0;
   if (options.port == 0) {
-    I.port = I.http.bind_to_any_port(options.host);
+    I.port = I.http->bind_to_any_port(options.host);
   } else {
-    I.port = I.http.bind_to_port(options.host, options.port) ? options.port : -1;
+    I.port = I.http->bind_to_port(options.host, options.port) ? options.port : -1;
   }
   if (I.port <= 0) {
     const std::string why = errno ? std::string(std::strerror(errno)) : "no usable address";
@@ -513,10 +631,10 @@ void ModelServer::run() {
       I.stop_cv.wait(lock, [&] { return I.stop_requested; });
     }
     I.batcher->hurry();  // requests in flight need not wait for a batch window
-    while (!I.http.is_running() && !I.listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (!I.listen_returned) I.http.stop();
+    while (!I.http->is_running() && !I.listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!I.listen_returned) I.http->stop();
   });
-  const bool ok = I.http.listen_after_bind();  // returns after the worker threads finished their requests
+  const bool ok = I.http->listen_after_bind();  // returns after the worker threads finished their requests
   I.listen_returned = true;
   bool asked_to_stop;
   {
@@ -532,6 +650,17 @@ void ModelServer::run() {
 void ModelServer::stop() { impl_->request_stop(); }
 
 BatchStats ModelServer::batch_stats() const { return impl_->batcher->stats(); }
+
+ServeStats ModelServer::stats() const {
+  ServeStats s;
+  const ConnectionStats c = impl_->http->stats();
+  s.connections_open = c.open;
+  s.connections_peak = c.peak;
+  s.connections_refused = c.refused;
+  s.connections_timed_out = c.timed_out;
+  impl_->decode_budget->fill(s);
+  return s;
+}
 
 const nlohmann::json& ModelServer::model_info() const { return impl_->info; }
 

@@ -9,6 +9,7 @@
 // Errors are JSON {"error": "..."} with a 4xx/5xx status. Requests are served concurrently by a
 // thread pool; predictions that arrive together run as one batch (see serve/batcher.h).
 // Torch- and httplib-free header.
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -22,16 +23,33 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;           // 0: any free port (ModelServer::port() says which)
   int threads = 0;           // LibTorch compute threads; 0: all cores
-  int http_threads = 0;      // connections handled at once; 0: max(32, 4 × cores)
+  int http_threads = 0;      // connections open at once, each with its own thread; 0: 1024 (over it: 503)
   int max_body_mb = 20;      // larger uploads get 413
   int batch_window_ms = 5;   // how long the first request of a batch waits for others
   int max_batch = 16;        // most images in one forward pass
   std::string device = "cpu";  // cpu | cuda | cuda:N | auto
   std::string precision = "auto";  // auto | fp32 | bf16 (models/precision.h)
-  int read_timeout_s = 10;   // a client that stops sending for this long is dropped
+  int read_timeout_s = 10;   // a client that stops sending a body for this long is dropped
   int write_timeout_s = 10;  // a client that stops reading for this long is dropped
-  bool log_requests = false;  // one line a request on stderr
+  int header_timeout_ms = 10000;   // the request line and headers, whole, within this (else 408)
+  int body_timeout_ms = 120000;    // the whole body within this of its headers (20 MB at 1.4 Mbit/s)
+  int shutdown_grace_ms = 2000;    // stop(): requests in flight get this long to finish their I/O
+  int decode_memory_mb = 1024;     // images decoded (and waiting for their batch) at once, in MB
+  int decode_wait_ms = 2000;       // a request over that budget waits this long, then gets 503
+  bool log_requests = false;  // one line a request on stderr, control characters escaped
 };
+
+struct ServeStats {
+  size_t connections_open = 0, connections_peak = 0;
+  uint64_t connections_refused = 0;   // 503: over http_threads connections
+  uint64_t connections_timed_out = 0; // header or body deadline
+  uint64_t decode_budget_bytes = 0, decode_in_use_bytes = 0, decode_peak_bytes = 0;
+  uint64_t decode_refused = 0;        // 503: the decode budget stayed full for decode_wait_ms
+};
+
+// Escapes what a client sent for a plain-text line (the request log): bytes outside printable
+// ASCII, and the backslash, become \xHH, so a request cannot write a forged line or a terminal escape.
+std::string escape_for_log(const std::string& text);
 
 class ModelServer {
  public:
@@ -53,6 +71,7 @@ class ModelServer {
   void stop();
 
   BatchStats batch_stats() const;
+  ServeStats stats() const;
   // The JSON of GET /api/model.
   const nlohmann::json& model_info() const;
 
