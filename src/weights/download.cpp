@@ -1,17 +1,16 @@
 #include "weights/download.h"
 
-#include <httplib.h>  // CPPHTTPLIB_OPENSSL_SUPPORT comes from cpp-httplib's pkg-config cflags
+#include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -19,10 +18,6 @@
 
 #include "core/error.h"
 #include "core/progress.h"
-
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#error "imagefit_weights needs cpp-httplib with OpenSSL support (PkgConfig::HTTPLIB provides the define)"
-#endif
 
 namespace imagefit {
 
@@ -70,185 +65,13 @@ std::string sha256_file(const fs::path& path) {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------------
-// URLs
-
-struct Url {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // as written (IPv6 literals keep their brackets)
-  int port = 0;
-  std::string target;  // path + query, starts with '/'
-
-  std::string origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
-  std::string str() const {
-    const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
-    return scheme + "://" + host + (default_port ? "" : ":" + std::to_string(port)) + target;
-  }
-};
-
-Url parse_url(const std::string& text) {
-  Url u;
-  const auto sep = text.find("://");
-  if (sep == std::string::npos) throw Error("'" + text + "' is not a URL (expected https://host/path)");
-  u.scheme = text.substr(0, sep);
-  std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (u.scheme != "http" && u.scheme != "https")
-    throw Error("'" + text + "': only http:// and https:// URLs can be downloaded");
-  const auto rest = text.substr(sep + 3);
-  const auto slash = rest.find_first_of("/?#");
-  std::string authority = rest.substr(0, slash);
-  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (!u.target.empty() && u.target[0] != '/') u.target = "/" + u.target;
-  if (const auto hash = u.target.find('#'); hash != std::string::npos) u.target.erase(hash);
-  if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);  // no credentials
-  u.port = u.scheme == "https" ? 443 : 80;
-  std::string port_text;
-  if (!authority.empty() && authority[0] == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string::npos) throw Error("'" + text + "': bad IPv6 address");
-    u.host = authority.substr(0, close + 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port_text = authority.substr(close + 2);
-  } else {
-    const auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) throw Error("'" + text + "': no host name");
-  if (!port_text.empty()) {
-    char* end = nullptr;
-    const long p = std::strtol(port_text.c_str(), &end, 10);
-    if (*end || p <= 0 || p > 65535) throw Error("'" + text + "': bad port '" + port_text + "'");
-    u.port = static_cast<int>(p);
-  }
-  return u;
-}
-
-// A redirect's Location, resolved against the URL that answered.
-Url resolve_location(const Url& base, const std::string& location) {
-  if (location.find("://") != std::string::npos) return parse_url(location);
-  if (location.rfind("//", 0) == 0) return parse_url(base.scheme + ":" + location);
-  Url u = base;
-  if (!location.empty() && location[0] == '/') {
-    u.target = location;
-  } else {
-    std::string dir = base.target.substr(0, base.target.find('?'));
-    dir = dir.substr(0, dir.rfind('/') + 1);
-    u.target = dir + location;
-  }
-  return u;
-}
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::string(v) : std::string();
 }
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]";
-}
-
-// $https_proxy / $http_proxy (either case), unless $no_proxy lists the host (suffix match) or it is local.
-std::optional<Url> proxy_for(const Url& target) {
-  if (is_loopback(target.host)) return std::nullopt;
-  std::string no_proxy = env("no_proxy");
-  if (no_proxy.empty()) no_proxy = env("NO_PROXY");
-  std::stringstream list(no_proxy);
-  for (std::string item; std::getline(list, item, ',');) {
-    item.erase(std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c); }), item.end());
-    if (item.empty()) continue;
-    if (item == "*") return std::nullopt;
-    if (item[0] == '.') item.erase(0, 1);
-    const std::string& h = target.host;
-    const bool subdomain = h.size() > item.size() && h.compare(h.size() - item.size(), item.size(), item) == 0 &&
-                           h[h.size() - item.size() - 1] == '.';
-    if (h == item || subdomain) return std::nullopt;
-  }
-  std::string proxy = target.scheme == "https" ? env("https_proxy") : env("http_proxy");
-  if (proxy.empty()) proxy = target.scheme == "https" ? env("HTTPS_PROXY") : env("HTTP_PROXY");
-  if (proxy.empty()) return std::nullopt;
-  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
-  return parse_url(proxy);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Progress: a redrawn bar on a terminal, a line every few seconds otherwise (logs stay readable).
-
-class ByteProgress {
- public:
-  ByteProgress(std::string label, std::FILE* out, bool enabled)
-      : label_(std::move(label)), out_(out), enabled_(enabled && out), tty_(enabled_ && ProgressBar::is_terminal(out)) {
-    start_ = last_ = std::chrono::steady_clock::now();
-  }
-
-  void set_total(std::int64_t total) { total_ = total; }
-
-  void update(std::int64_t done) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    const auto interval = tty_ ? std::chrono::milliseconds(150) : std::chrono::milliseconds(10000);
-    if (now - last_ < interval) return;
-    last_ = now;
-    draw(done);
-  }
-
-  void finish(std::int64_t done, const std::string& suffix) {
-    if (!enabled_) return;
-    if (tty_) std::fprintf(out_, "\r\033[K");
-    const double s = seconds();
-    std::fprintf(out_, "%s: %s in %s (%s/s)%s%s\n", label_.c_str(), format_bytes(done).c_str(),
-                 format_duration(s).c_str(), format_bytes(s > 0 ? static_cast<std::int64_t>(done / s) : done).c_str(),
-                 suffix.empty() ? "" : " ", suffix.c_str());
-    std::fflush(out_);
-  }
-
-  // Clears a half-drawn bar before an error is printed.
-  void abandon() {
-    if (enabled_ && tty_) {
-      std::fprintf(out_, "\r\033[K");
-      std::fflush(out_);
-    }
-  }
-
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  void draw(std::int64_t done) {
-    const double s = seconds();
-    const double rate = s > 0 ? done / s : 0;
-    std::string line = label_ + " ";
-    if (total_ > 0) {
-      const double frac = std::min(1.0, double(done) / double(total_));
-      const int width = 24;
-      const int filled = static_cast<int>(frac * width);
-      char pct[16];
-      std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
-      line += "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " + pct + " " +
-              format_bytes(done) + "/" + format_bytes(total_);
-      if (rate > 0) line += " " + format_bytes(static_cast<std::int64_t>(rate)) + "/s ETA " +
-                            format_duration((total_ - done) / rate);
-    } else {
-      line += format_bytes(done);
-      if (rate > 0) line += " " + format_bytes(static_cast<std::int64_t>(rate)) + "/s";
-    }
-    if (tty_)
-      std::fprintf(out_, "\r\033[K%s", line.c_str());
-    else
-      std::fprintf(out_, "%s\n", line.c_str());
-    std::fflush(out_);
-  }
-
-  std::string label_;
-  std::FILE* out_;
-  bool enabled_, tty_;
-  std::int64_t total_ = 0;
-  std::chrono::steady_clock::time_point start_, last_;
-};
-
-// ---------------------------------------------------------------------------------------------------
-// The temporary file: removed unless committed.
-
+// The temporary file next to the destination (same file system, so the final rename is atomic): removed
+// unless committed. A unique name, so two fetches of one file never write into each other.
 class PartialFile {
  public:
   explicit PartialFile(const fs::path& destination) {
@@ -272,13 +95,7 @@ class PartialFile {
   PartialFile& operator=(const PartialFile&) = delete;
 
   bool write(const char* data, std::size_t n) { return std::fwrite(data, 1, n, file_) == n; }
-  // Truncates (a redirect's or a retried response's bytes must not stay).
-  void restart() {
-    std::fclose(file_);
-    file_ = std::fopen(path_.c_str(), "wb");
-    if (!file_) throw Error("cannot rewrite " + path_.string() + ": " + std::strerror(errno));
-  }
-  // Flushes to disk and renames over `destination` (atomic on one file system).
+  // Flushes to disk (a crash must not leave a renamed but empty file) and renames over `destination`.
   void commit(const fs::path& destination) {
     const bool ok = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
     const int err = errno;
@@ -298,7 +115,7 @@ class PartialFile {
   bool committed_ = false;
 };
 
-// What the first bytes say the file is.
+// The first bytes, printable, for a message about a file that is not what it should be.
 std::string describe_start(const std::string& head) {
   std::string text;
   for (char c : head.substr(0, 40)) text += std::isprint(static_cast<unsigned char>(c)) ? c : '.';
@@ -318,179 +135,197 @@ std::string offline_help(const std::string& url, const fs::path& destination) {
          "\n(or set IMAGEFIT_WEIGHTS_URL_BASE, or pass --url, to fetch it from a mirror).";
 }
 
-std::string tls_problem(httplib::Client& client) {
-  const long v = client.get_openssl_verify_result();
-  if (v == X509_V_OK) return "";
-  return std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
+long kib(std::int64_t bytes) { return static_cast<long>((bytes + 1023) / 1024); }
+
+// What the curl callbacks share with download_file.
+struct Transfer {
+  Transfer(const DownloadRequest& r, const std::string& l, PartialFile& p) : request(r), label(l), part(p) {}
+  const DownloadRequest& request;
+  const std::string& label;
+  PartialFile& part;
+  Sha256 hasher;
+  std::string head;  // the first 8 bytes, to check the format before saving a login page as weights
+  std::int64_t received = 0;
+  bool write_failed = false, wrong_format = false, too_big = false, stopped = false;
+  int write_errno = 0;  // curl may change errno before download_file reports it
+  std::optional<ProgressBar> bar;  // in KiB; replaced once the server announces the size
+  long bar_total = 0;
+};
+
+// Returning less than `n` makes curl stop with CURLE_WRITE_ERROR; the flag says why.
+std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  if (t.head.size() < 8) {
+    t.head.append(data, std::min(n, 8 - t.head.size()));
+    if (t.head.size() >= 8 && !has_format(t.head, t.request.expected_format)) {
+      t.wrong_format = true;
+      return 0;
+    }
+  }
+  if (t.request.expected_size > 0 && t.received + static_cast<std::int64_t>(n) > t.request.expected_size) {
+    t.too_big = true;
+    return 0;
+  }
+  if (!t.part.write(data, n)) {
+    t.write_failed = true;
+    t.write_errno = errno;
+    return 0;
+  }
+  t.hasher.update(data, n);
+  t.received += static_cast<std::int64_t>(n);
+  return n;
+}
+
+// Called about once a second even while no data arrives, so Ctrl-C also ends a stalled transfer.
+int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (t.request.should_stop && t.request.should_stop()) {
+    t.stopped = true;
+    return 1;  // curl ends the transfer: CURLE_ABORTED_BY_CALLBACK
+  }
+  const long total_kib = kib(total > 0 ? total : t.request.expected_size);
+  if (t.bar && total_kib > 0) {
+    if (total_kib != t.bar_total) t.bar.emplace(t.label, t.bar_total = total_kib, t.request.progress_out);
+    t.bar->update(kib(now), format_bytes(now));
+  }
+  return 0;
 }
 
 }  // namespace
 
 DownloadResult download_file(const DownloadRequest& request) {
+  const std::string& url = request.url;
   if (request.destination.empty() || request.destination.filename().empty())
-    throw Error("download of " + request.url + ": no destination file given");
-  Url url = parse_url(request.url);
+    throw Error("download of " + url + ": no destination file given");
+  const auto sep = url.find("://");
+  if (sep == std::string::npos) throw Error("'" + url + "' is not a URL (expected https://host/path)");
+  std::string scheme = url.substr(0, sep);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (scheme != "http" && scheme != "https")
+    throw Error("'" + url + "': only http:// and https:// URLs can be downloaded");
+
   const fs::path dir = request.destination.parent_path().empty() ? fs::path(".") : request.destination.parent_path();
-  {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw Error("cannot create the weights folder " + dir.string() + ": " + ec.message());
-  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create the weights folder " + dir.string() + ": " + ec.message());
   const fs::path destination = dir / request.destination.filename();
   const std::string label = request.label.empty() ? destination.filename().string() : request.label;
 
   PartialFile part(destination);
-  ByteProgress progress(label, request.progress_out, request.show_progress);
+  Transfer t{request, label, part};
+  if (request.show_progress && request.progress_out)
+    t.bar.emplace(label, t.bar_total = kib(request.expected_size), request.progress_out);
 
-  for (int hop = 0;; ++hop) {
-    if (hop > request.max_redirects)
-      throw Error("download of " + request.url + ": more than " + std::to_string(request.max_redirects) +
-                  " redirects (last: " + url.str() + ")");
-    httplib::Client client(url.origin());
-    client.set_follow_location(false);  // followed below, so errors can name the URL that failed
-    client.set_url_encode(false);       // URLs (and Location headers) are already encoded
-    client.set_connection_timeout(request.connect_timeout_s, 0);
-    client.set_read_timeout(request.read_timeout_s, 0);
-    client.set_keep_alive(false);
-    if (url.scheme == "https") {
-      client.enable_server_certificate_verification(request.verify_tls);
-      if (!request.ca_cert_file.empty()) client.set_ca_cert_path(request.ca_cert_file);
-    }
-    if (auto proxy = proxy_for(url)) {
-      std::string host = proxy->host;
-      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-      client.set_proxy(host, proxy->port);
-    }
+  static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any handle
+  const std::unique_ptr<CURL, void (*)(CURL*)> handle(curl_easy_init(), curl_easy_cleanup);
+  if (global_init != CURLE_OK || !handle) throw Error("download of " + url + ": cannot start libcurl");
+  CURL* c = handle.get();
+  char curl_message[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_message);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "imagefit/0.1");
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");  // a redirect must not reach file:// or ftp://
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(request.max_redirects));
+  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);  // HTTP >= 400 is an error; an error page is never saved
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(request.connect_timeout_s));
+  // No overall timeout (a large file on a slow line is fine), but under 1 byte/s that long is a stall.
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.stall_timeout_s));
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, request.verify_tls ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
+  if (!request.ca_cert_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_cert_file.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a threaded program; Ctrl-C comes via should_stop
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  // Proxies: libcurl reads http_proxy, https_proxy, all_proxy and no_proxy itself, credentials included.
+  const CURLcode rc = curl_easy_perform(c);
 
-    // Filled by the response handler, read by the receiver and after the request.
-    int status = 0;
-    std::string reason, location, content_encoding;
-    std::int64_t content_length = -1;
-    std::int64_t received = 0;
-    std::string head;  // first bytes, to check the format
-    bool write_failed = false, stopped = false, wrong_format = false, too_big = false;
-    Sha256 hasher;
-    part.restart();
+  char* effective = nullptr;
+  long status = 0;
+  curl_off_t announced = -1, connect_us = 0, total_us = 0;
+  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+  curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us);
+  curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total_us);
+  const std::string where = effective ? effective : url;
+  const std::string got = std::to_string(t.received) + " bytes";
+  auto fail = [&](const std::string& problem) {
+    if (t.bar && ProgressBar::is_terminal(request.progress_out)) t.bar->finish("failed");  // clears a drawn bar
+    throw Error("download of " + url + (where != url ? " (redirected to " + where + ")" : "") + ": " + problem);
+  };
 
-    const httplib::Headers headers = {{"Accept-Encoding", "identity"}, {"User-Agent", "imagefit/0.1"}};
-    auto result = client.Get(
-        url.target, headers,
-        [&](const httplib::Response& r) {
-          status = r.status;
-          reason = r.reason;
-          location = r.get_header_value("Location");
-          content_encoding = r.get_header_value("Content-Encoding");
-          if (r.has_header("Content-Length")) {
-            try {
-              content_length = std::stoll(r.get_header_value("Content-Length"));
-            } catch (const std::exception&) {
-              content_length = -1;
-            }
-          }
-          if (status != 200) return false;  // redirects and errors: no body wanted
-          progress.set_total(content_length > 0 ? content_length : request.expected_size);
-          return true;
-        },
-        [&](const char* data, std::size_t n) {
-          if (request.should_stop && request.should_stop()) {
-            stopped = true;
-            return false;
-          }
-          if (head.size() < 8) {
-            head.append(data, std::min(n, 8 - head.size()));
-            if (head.size() >= 8 && !has_format(head, request.expected_format)) {
-              wrong_format = true;
-              return false;
-            }
-          }
-          if (!part.write(data, n)) {
-            write_failed = true;
-            return false;
-          }
-          hasher.update(data, n);
-          received += static_cast<std::int64_t>(n);
-          if (request.expected_size > 0 && received > request.expected_size) {
-            too_big = true;
-            return false;
-          }
-          progress.update(received);
-          return true;
-        });
-
-    const std::string where = url.str();
-    auto fail = [&](const std::string& message) {
-      progress.abandon();
-      throw Error(message);
-    };
-    if (stopped) fail("download of " + where + " stopped; the partial file was removed");
-    if (write_failed)
-      fail("cannot write " + part.path().string() + " (disk full?): " + std::strerror(errno));
-    if (wrong_format)
-      fail("download of " + where + ": the server sent something that is not a " +
-           (request.expected_format == "hdf5" ? std::string("Keras .h5 (HDF5)") : std::string("torchvision .pth")) +
-           " file (it starts with " + describe_start(head) + "); nothing was saved");
-    if (too_big)
-      fail("download of " + where + ": the server sends more than the expected " +
-           std::to_string(request.expected_size) + " bytes; nothing was saved");
-
-    if (status >= 300 && status < 400 && status != 304) {
-      if (location.empty()) fail("download of " + where + ": HTTP " + std::to_string(status) + " without a Location");
-      url = resolve_location(url, location);
-      continue;
-    }
-    if (status > 0 && status != 200) {
-      std::string msg = "download of " + where + " failed: HTTP " + std::to_string(status) +
-                        (reason.empty() ? "" : " " + reason);
-      if (status == 404) msg += " (no file at this address: check the URL or the mirror)";
-      if (status == 401 || status == 403) msg += " (the server refuses access to this file)";
-      if (status >= 500) msg += " (a server problem: try again later)";
-      fail(msg);
-    }
-    if (!result || status == 0) {
-      const auto err = result.error();
-      switch (err) {
-        case httplib::Error::Connection:
-        case httplib::Error::ConnectionTimeout:
-        case httplib::Error::BindIPAddress:
-          fail("cannot connect to " + url.host + ":" + std::to_string(url.port) + " to download " + where + " (" +
-               httplib::to_string(err) + ").\n" + offline_help(request.url, destination));
-          break;
-        case httplib::Error::SSLConnection:
-        case httplib::Error::SSLServerVerification:
-        case httplib::Error::SSLLoadingCerts:
-          fail("secure connection to " + url.host + " failed while downloading " + where + ": " +
-               httplib::to_string(err) + tls_problem(client) +
-               ". A proxy or firewall that intercepts HTTPS, or a wrong system clock, can cause this.");
-          break;
-        default:
-          if (status == 200 && content_length >= 0)
-            fail("download of " + where + " was cut off after " + std::to_string(received) + " of " +
-                 std::to_string(content_length) + " bytes (" + httplib::to_string(err) +
-                 "); nothing was saved. Try again.");
-          fail("download of " + where + " failed after " + std::to_string(received) + " bytes: " +
-               httplib::to_string(err) + "; nothing was saved. Try again.");
-      }
-    }
-
-    // A complete 200 response: check it before it may replace anything.
-    if (content_length >= 0 && content_encoding.empty() && received != content_length)
-      fail("download of " + where + " was cut off: got " + std::to_string(received) + " of " +
-           std::to_string(content_length) + " bytes; nothing was saved. Try again.");
-    if (request.expected_size > 0 && received != request.expected_size)
-      fail("download of " + where + ": got " + std::to_string(received) + " bytes, expected " +
-           std::to_string(request.expected_size) + "; nothing was saved");
-    if (!has_format(head, request.expected_format))
-      fail("download of " + where + ": the file is too short to be a weights file (" + std::to_string(received) +
-           " bytes); nothing was saved");
-    const std::string actual = hasher.hex_digest();
-    if (!request.expected_sha256.empty() && !sha256_matches(actual, request.expected_sha256))
-      fail("download of " + where + ": sha256 mismatch: expected " + request.expected_sha256 +
-           (request.expected_sha256.size() < 64 ? "..." : "") + ", got " + actual +
-           ". The file is damaged or not the published one; nothing was saved.");
-    part.commit(destination);
-    progress.finish(received, request.expected_sha256.empty() ? "" : "sha256 ok");
-    return {destination, where, actual, received, progress.seconds()};
+  if (t.stopped) fail("stopped (interrupted); the partial file was removed");
+  if (t.write_failed) fail("cannot write " + part.path().string() + " (disk full?): " + std::strerror(t.write_errno));
+  if (t.wrong_format)
+    fail("the server sent something that is not a " +
+         std::string(request.expected_format == "hdf5" ? "Keras .h5 (HDF5)" : "torchvision .pth") +
+         " file (it starts with " + describe_start(t.head) + "); nothing was saved");
+  if (t.too_big)
+    fail("the server sends more than the expected " + std::to_string(request.expected_size) +
+         " bytes; nothing was saved");
+  if (rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && status / 100 != 2)) {
+    std::string msg = "HTTP " + std::to_string(status);
+    if (status == 404) msg += " (no file at this address: check the URL or the mirror)";
+    if (status == 401 || status == 403) msg += " (the server refuses access to this file)";
+    if (status == 407) msg += " (the proxy wants credentials: http_proxy=http://user:password@host:port)";
+    if (status >= 500) msg += " (a server problem: try again later)";
+    fail(msg);
   }
+  switch (rc) {
+    case CURLE_OK:
+      break;
+    case CURLE_TOO_MANY_REDIRECTS:
+      fail("more than " + std::to_string(request.max_redirects) + " redirects");
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      fail(std::string(curl_message) + ".\n" + offline_help(url, destination));
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      if (connect_us == 0) fail(std::string(curl_message) + ".\n" + offline_help(url, destination));
+      fail("the server stalled: no data for " + std::to_string(request.stall_timeout_s) + " s after " + got +
+           "; nothing was saved. Try again.");
+      break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      fail("secure connection failed: " + std::string(curl_message) +
+           ". A proxy or firewall that intercepts HTTPS (see --ca-cert), or a wrong system clock, can cause this.");
+      break;
+    case CURLE_PARTIAL_FILE:
+      fail("cut off after " + std::to_string(t.received) + " of " + std::to_string(announced) +
+           " bytes; nothing was saved. Try again.");
+      break;
+    default:
+      fail(std::string(*curl_message ? curl_message : curl_easy_strerror(rc)) + " after " + got +
+           "; nothing was saved. Try again.");
+  }
+
+  // A complete response: check it before it may replace anything.
+  if (request.expected_size > 0 && t.received != request.expected_size)
+    fail("got " + got + ", expected " + std::to_string(request.expected_size) + "; nothing was saved");
+  if (!has_format(t.head, request.expected_format))
+    fail("the file is too short to be a weights file (" + got + "); nothing was saved");
+  const std::string actual = t.hasher.hex_digest();
+  if (!request.expected_sha256.empty() && !sha256_matches(actual, request.expected_sha256))
+    fail("sha256 mismatch: expected " + request.expected_sha256 + (request.expected_sha256.size() < 64 ? "..." : "") +
+         ", got " + actual + ". The file is damaged or not the published one; nothing was saved.");
+  part.commit(destination);
+  const double seconds = static_cast<double>(total_us) / 1e6;
+  if (t.bar)
+    t.bar->finish(format_bytes(t.received) + ", " +
+                  format_bytes(static_cast<std::int64_t>(seconds > 0 ? t.received / seconds : 0)) + "/s" +
+                  (request.expected_sha256.empty() ? "" : ", sha256 ok"));
+  return {destination, where, actual, t.received, seconds};
 }
 
 std::string resolve_weights_url(const WeightsEntry& entry, const std::string& url_override) {

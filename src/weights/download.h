@@ -1,7 +1,8 @@
 #pragma once
-// Downloading weights files over HTTPS (or HTTP): streamed to a temporary file next to the destination,
-// hashed (sha256) while streaming, renamed into place only when complete and matching. No LibTorch, no
-// OpenSSL or httplib in this header.
+// Downloading weights files over HTTPS (or HTTP) with libcurl: streamed to a temporary file next to the
+// destination, hashed (sha256) while streaming, renamed into place only when complete and matching.
+// Proxies come from the environment as for curl (http_proxy, https_proxy, all_proxy, no_proxy; credentials
+// in the proxy URL). No LibTorch, OpenSSL or curl in this header.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -42,10 +43,10 @@ struct DownloadRequest {
   std::FILE* progress_out = stderr;
   bool verify_tls = true;    // certificate verification; turned off only by tests that ask for it
   std::string ca_cert_file;  // trust only this CA bundle instead of the system's (a test's self-signed certificate)
-  int max_redirects = 10;
+  int max_redirects = 10;    // more is an error (a redirect loop)
   int connect_timeout_s = 20;
-  int read_timeout_s = 60;
-  std::function<bool()> should_stop;  // polled while streaming (Ctrl-C): stops and removes the partial file
+  int stall_timeout_s = 60;  // under 1 byte/s for this long: an error (a stalled server), not a hang
+  std::function<bool()> should_stop;  // polled at least once a second (Ctrl-C): stops and removes the partial file
 };
 
 struct DownloadResult {

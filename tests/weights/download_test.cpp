@@ -1,8 +1,11 @@
 // Downloads against a loopback HTTP(S) server: atomic landing, hash checks, redirects, HTTP errors,
-// truncated transfers, unreachable hosts, TLS verification, and fetch_weights with the cache.
+// truncated and stalled transfers, unreachable hosts, proxies, TLS verification, and fetch_weights with the
+// cache.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -51,6 +54,8 @@ struct Files {
   std::string other = random_bytes(300 * 1024 + 17, 2);
   std::string h5 = std::string("\x89HDF\r\n\x1a\n", 8) + random_bytes(5000, 3);
   std::atomic<int> good_hits{0};
+  std::atomic<int> loop_hits{0};
+  std::atomic<bool> release_stalled{false};  // lets /stalled.bin's handler return (the server can then stop)
 };
 
 void add_routes(httplib::Server& svr, Files& files) {
@@ -73,8 +78,24 @@ void add_routes(httplib::Server& svr, Files& files) {
   svr.Get("/redirect-absolute", [](const httplib::Request& req, httplib::Response& res) {
     res.set_redirect("http://" + req.get_header_value("Host") + "/redirect-relative", 301);
   });
-  svr.Get("/redirect-loop",
-          [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/redirect-loop"); });
+  svr.Get("/redirect-loop", [&files](const httplib::Request&, httplib::Response& res) {
+    ++files.loop_hits;
+    res.set_redirect("/redirect-loop");
+  });
+  // /chain/N redirects to /chain/N-1 ..., /chain/0 to the file.
+  svr.Get(R"(/chain/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    const int n = std::stoi(req.matches[1]);
+    res.set_redirect(n == 0 ? "/files/good.bin" : "/chain/" + std::to_string(n - 1), 302);
+  });
+  // Sends the headers (a full Content-Length), then nothing.
+  svr.Get("/stalled.bin", [&files](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(files.good.size(), "application/octet-stream",
+                             [&files](std::size_t, std::size_t, httplib::DataSink&) {
+                               for (int i = 0; i < 3000 && !files.release_stalled; ++i)
+                                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                               return false;
+                             });
+  });
   svr.Get("/server-error", [](const httplib::Request&, httplib::Response& res) {
     res.status = 503;
     res.set_content("busy", "text/plain");
@@ -118,7 +139,10 @@ class DownloadTest : public ::testing::Test {
     return r;
   }
   fs::path cache() const { return dir_.path() / "cache"; }
+  void TearDown() override { files_.release_stalled = true; }
 
+  // libcurl would send even 127.0.0.1 through a proxy set in the developer's environment.
+  ScopedEnv no_proxy_ = test::without_proxies();
   Files files_;
   std::unique_ptr<httplib::Server> plain_ = std::make_unique<httplib::Server>();
   std::unique_ptr<LocalServer> server_;
@@ -209,12 +233,91 @@ TEST_F(DownloadTest, FollowsRelativeAndAbsoluteRedirects) {
   EXPECT_EQ(files_in(cache()), std::vector<std::string>{"good.bin"});
 }
 
+TEST_F(DownloadTest, FollowsARedirectChainUpToTheLimit) {
+  auto r = request("/chain/4");  // 5 redirects
+  r.expected_sha256 = hash_of(files_.good);
+  EXPECT_EQ(download_file(r).final_url, server_->url("/files/good.bin"));
+  fs::remove(cache() / "good.bin");
+  r.max_redirects = 4;
+  const std::string msg = error_of([&] { download_file(r); });
+  EXPECT_NE(msg.find("more than 4 redirects"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(r.url), std::string::npos) << msg;
+  EXPECT_TRUE(files_in(cache()).empty());
+}
+
 TEST_F(DownloadTest, RedirectLoopStops) {
   auto r = request("/redirect-loop");
   r.max_redirects = 3;
   const std::string msg = error_of([&] { download_file(r); });
-  EXPECT_NE(msg.find("redirects"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("more than 3 redirects"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(r.url), std::string::npos) << msg;
+  EXPECT_EQ(files_.loop_hits.load(), 4);  // the request and 3 redirects followed, then no more
   EXPECT_TRUE(files_in(cache()).empty());
+}
+
+TEST_F(DownloadTest, StalledServerFailsAfterTheStallTimeout) {
+  auto r = request("/stalled.bin");
+  r.stall_timeout_s = 1;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string msg = error_of([&] { download_file(r); });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(msg.find("stalled: no data for 1 s"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(r.url), std::string::npos) << msg;
+  EXPECT_LT(seconds, 10) << "the stall timeout, not a hang";
+  EXPECT_TRUE(files_in(cache()).empty());
+}
+
+TEST_F(DownloadTest, CtrlCEndsAStalledTransfer) {
+  auto r = request("/stalled.bin");
+  const auto start = std::chrono::steady_clock::now();
+  r.should_stop = [start] { return std::chrono::steady_clock::now() - start > std::chrono::milliseconds(300); };
+  const std::string msg = error_of([&] { download_file(r); });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(msg.find("stopped"), std::string::npos) << msg;
+  EXPECT_LT(seconds, 10) << "well before the 60 s stall timeout";
+  EXPECT_TRUE(files_in(cache()).empty());
+}
+
+// An HTTP proxy from $http_proxy, with the credentials of its URL: the proxy gets the absolute URL and a
+// Proxy-Authorization header, and here answers itself (these machines are offline).
+TEST_F(DownloadTest, UsesTheProxyFromTheEnvironmentWithItsCredentials) {
+  std::string target, auth;
+  auto proxy_server = std::make_unique<httplib::Server>();
+  proxy_server->Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    target = req.target;
+    auth = req.get_header_value("Proxy-Authorization");
+    if (auth != "Basic dXNlcjpwQHNz") {  // base64("user:p@ss")
+      res.status = 407;
+      res.set_header("Proxy-Authenticate", "Basic realm=\"test\"");
+      return;
+    }
+    res.set_content(files_.good, "application/octet-stream");
+  });
+  LocalServer proxy(std::move(proxy_server));
+  const std::string at = "127.0.0.1:" + std::to_string(proxy.port());
+
+  auto r = request("/files/good.bin");
+  r.url = "http://weights.example/files/good.bin";  // never resolved here: the proxy is asked for it
+  r.expected_sha256 = hash_of(files_.good);
+  {
+    ScopedEnv env({{"http_proxy", "http://user:p%40ss@" + at}});
+    EXPECT_EQ(read_file(download_file(r).path), files_.good);
+    EXPECT_EQ(target, r.url);
+    EXPECT_EQ(auth, "Basic dXNlcjpwQHNz");
+  }
+  fs::remove(cache() / "good.bin");
+  {
+    ScopedEnv env({{"http_proxy", "http://" + at}});  // no credentials: the proxy refuses
+    const std::string msg = error_of([&] { download_file(r); });
+    EXPECT_NE(msg.find("HTTP 407"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(r.url), std::string::npos) << msg;
+    EXPECT_TRUE(files_in(cache()).empty());
+  }
+  {
+    ScopedEnv env({{"http_proxy", "http://user:p%40ss@" + at}, {"no_proxy", "weights.example"}});
+    const std::string msg = error_of([&] { download_file(r); });  // direct: weights.example does not resolve
+    EXPECT_NE(msg.find("offline"), std::string::npos) << msg;
+  }
 }
 
 TEST_F(DownloadTest, TruncatedTransferIsAnErrorAndLeavesNothing) {
@@ -285,7 +388,10 @@ TEST_F(DownloadTest, ProgressWithoutATerminalAndStopping) {
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, log);
   std::fclose(log);
   const std::string text(buf, n);
-  EXPECT_NE(text.find("test-weights: 300 KiB in "), std::string::npos) << text;
+  // The project's progress bar: in a log, one final line (label, time, size, rate).
+  EXPECT_EQ(text.rfind("test-weights ", 0), 0u) << text;
+  EXPECT_NE(text.find(" 300 KiB, "), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
   EXPECT_EQ(text.find('\r'), std::string::npos) << "no terminal control characters in a log";
 
   // Ctrl-C (should_stop) removes the partial file.
@@ -297,6 +403,7 @@ TEST_F(DownloadTest, ProgressWithoutATerminalAndStopping) {
 }
 
 TEST(HttpsDownloadTest, VerifiesTheCertificate) {
+  ScopedEnv no_proxy = test::without_proxies();
   TempDir dir("imagefit-https-test");
   const auto cert = test::make_self_signed_cert(dir.path());
   Files files;

@@ -144,4 +144,10 @@ class ScopedEnv {
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
+// The environment without the proxy variables libcurl reads (for tests that talk to 127.0.0.1 directly).
+inline ScopedEnv without_proxies() {
+  return ScopedEnv({{"http_proxy", std::nullopt}, {"https_proxy", std::nullopt}, {"HTTPS_PROXY", std::nullopt},
+                    {"all_proxy", std::nullopt}, {"ALL_PROXY", std::nullopt}});
+}
+
 }  // namespace imagefit::test
