@@ -11,6 +11,8 @@ pkgs=(build-essential cmake pkg-config
       libcairo2-dev libonnx-dev libprotobuf-dev libzip-dev libgtest-dev)
 if (( want_test )); then
   pkgs+=(python3-torch python3-torchvision python3-numpy python3-h5py python3-onnx chromium wrk)
+  # The sanitizer + fuzz build (cmake/sanitize.cmake): clang with its ASan/UBSan/libFuzzer runtimes.
+  pkgs+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -228,6 +228,8 @@ ValuePtr Unpickler::persistent_load(const ValuePtr& pid) {
     const auto& vm = p[5]->items;
     if (vm.size() != 3 || vm[0]->kind != Kind::String || vm[1]->kind != Kind::Int || vm[2]->kind != Kind::Int)
       fail("unsupported pickle content: malformed storage view");
+    // torch's legacy views are of root storages; a view of a view would chain without bound.
+    if (!root->view_of.empty()) fail("malformed pickle: storage " + root->key + " is a view and has views");
     auto& view = storages_[vm[0]->text];
     if (!view) {
       view = std::make_shared<StorageRef>();

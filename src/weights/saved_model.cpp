@@ -71,8 +71,15 @@ SavedModel load_model(const std::string& path) {
   if (!file.metadata.contains("network")) throw Error(path + ": model file has no network description");
   m.spec = spec_from_json(file.metadata["network"], path);
   m.metadata = std::move(file.metadata);
-  m.network = build_network(m.spec);
-  load_state_dict(*m.network, file.weights, path);
+  try {
+    m.network = build_network(m.spec);
+    load_state_dict(*m.network, file.weights, path);
+  } catch (const c10::Error& e) {
+    // The description passed load_model_file's checks but LibTorch still refused it: its first line
+    // only, never the multi-line trace.
+    const std::string what = e.what_without_backtrace();
+    throw Error(path + ": cannot build the network this model file describes (" + what.substr(0, what.find('\n')) + ")");
+  }
   m.network->eval();
   return m;
 }

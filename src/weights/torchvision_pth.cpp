@@ -30,6 +30,9 @@ using pickle::StorageRef;
 using pickle::Value;
 using pickle::ValuePtr;
 
+constexpr size_t kMaxRank = 16;  // state_dict tensors have at most 5
+constexpr int64_t kMaxExpandedElements = int64_t(1) << 28;
+
 struct DtypeInfo {
   torch::ScalarType type;
   size_t size;
@@ -56,8 +59,9 @@ DtypeInfo require_dtype(const StorageRef& ref, const std::string& path) {
 // A pickled object and the way to read the storages it names.
 struct Loaded {
   ValuePtr root;
-  // Fills `out` (1-D, ref.numel elements of ref's dtype) with a root storage's bytes.
-  std::function<void(const StorageRef& ref, torch::Tensor& out)> read_storage;
+  // A root storage's ref.numel elements (1-D), checked against what the file holds before the tensor
+  // is allocated: a few bytes of pickle can claim a storage of terabytes.
+  std::function<torch::Tensor(const StorageRef& ref)> read_storage;
   std::map<std::string, std::shared_ptr<StorageRef>> storages;
 };
 
@@ -144,12 +148,15 @@ Loaded load_zip(const std::string& path) {
   Loaded out;
   out.root = unpickler.load();
   out.storages = unpickler.storages();
-  out.read_storage = [archive, prefix, path](const StorageRef& ref, torch::Tensor& dst) {
+  out.read_storage = [archive, prefix, path](const StorageRef& ref) {
     const std::string record = prefix + "data/" + ref.key;
-    const uint64_t need = static_cast<uint64_t>(ref.numel) * require_dtype(ref, path).size;
-    if (archive->size(record) < need)
+    const DtypeInfo info = require_dtype(ref, path);
+    // numel · size could wrap: compare by division.
+    if (static_cast<uint64_t>(ref.numel) > archive->size(record) / info.size)
       throw Error(path + ": storage record '" + record + "' is shorter than its tensors need (file corrupt)");
-    archive->read(record, dst.data_ptr(), need);
+    torch::Tensor dst = torch::empty({ref.numel}, torch::TensorOptions().dtype(info.type));
+    if (ref.numel > 0) archive->read(record, dst.data_ptr(), static_cast<uint64_t>(ref.numel) * info.size);
+    return dst;
   };
   return out;
 }
@@ -230,11 +237,14 @@ Loaded load_legacy(const std::string& path) {
     pos += static_cast<size_t>(count) * elem;
   }
   out.storages = storages;
-  out.read_storage = [file, blocks, path](const StorageRef& ref, torch::Tensor& dst) {
+  out.read_storage = [file, blocks, path](const StorageRef& ref) {
     auto it = blocks.find(ref.key);
     if (it == blocks.end()) throw Error(path + ": malformed legacy torch.save file (storage " + ref.key + " has no data)");
     if (it->second.second < ref.numel) throw Error(path + ": storage " + ref.key + " is shorter than its tensors need");
-    std::memcpy(dst.data_ptr(), file->data() + it->second.first, static_cast<size_t>(ref.numel) * dst.element_size());
+    const DtypeInfo info = require_dtype(ref, path);
+    torch::Tensor dst = torch::empty({ref.numel}, torch::TensorOptions().dtype(info.type));
+    if (ref.numel > 0) std::memcpy(dst.data_ptr(), file->data() + it->second.first, static_cast<size_t>(ref.numel) * info.size);
+    return dst;
   };
   return out;
 }
@@ -292,16 +302,27 @@ torch::Tensor make_tensor(const pickle::TensorRef& ref, const std::string& name,
                           const std::function<torch::Tensor(const StorageRef&)>& storage) {
   const torch::Tensor flat = storage(*ref.storage);
   const int64_t numel = flat.numel();
-  bool empty = false;
-  int64_t last = ref.offset;
+  if (ref.sizes.size() > kMaxRank) throw Error(path + ": tensor '" + name + "' has " + std::to_string(ref.sizes.size()) + " dimensions");
+  bool empty = false, overflow = false;
+  int64_t last = ref.offset, count = 1;
   for (size_t i = 0; i < ref.sizes.size(); ++i) {
     if (ref.sizes[i] < 0 || ref.strides[i] < 0) throw Error(path + ": tensor '" + name + "' has a negative size or stride");
     if (ref.sizes[i] == 0) empty = true;
-    last += (ref.sizes[i] - 1) * ref.strides[i];
   }
   if (empty) return torch::empty(ref.sizes, flat.options());
-  if (ref.offset < 0 || last >= numel)
+  // Sizes and strides come from the file: the extent and the element count in checked arithmetic.
+  for (size_t i = 0; i < ref.sizes.size(); ++i) {
+    int64_t step = 0;
+    overflow = overflow || __builtin_mul_overflow(ref.sizes[i] - 1, ref.strides[i], &step) ||
+               __builtin_add_overflow(last, step, &last) || __builtin_mul_overflow(count, ref.sizes[i], &count);
+  }
+  if (ref.offset < 0 || overflow || last >= numel)
     throw Error(path + ": tensor '" + name + "' reaches past the end of its storage (file corrupt)");
+  // More elements than its storage is an expanded (stride 0) view; it becomes a tensor of its own
+  // below, so a few bytes could claim terabytes: such views are bounded (2^28 elements, 1 GiB of floats).
+  if (count > numel && count > kMaxExpandedElements)
+    throw Error(path + ": tensor '" + name + "' is an expanded view of " + std::to_string(count) +
+                " elements, more than imagefit reads (file corrupt?)");
   torch::Tensor t = flat.as_strided(ref.sizes, ref.strides, ref.offset);
   // A view of a larger storage (a slice, a transpose) becomes a tensor of its own.
   if (ref.offset == 0 && t.numel() == numel && t.is_contiguous()) return t;
@@ -339,19 +360,18 @@ StateDict read_pth(const std::string& path) {
   std::function<torch::Tensor(const StorageRef&)> storage = [&](const StorageRef& ref) -> torch::Tensor {
     auto it = cache.find(ref.key);
     if (it != cache.end()) return it->second;
-    const DtypeInfo info = require_dtype(ref, path);
+    require_dtype(ref, path);
     if (ref.numel < 0) throw Error(path + ": storage " + ref.key + " has a negative size");
     torch::Tensor flat;
     if (!ref.view_of.empty()) {
       auto root = loaded.storages.find(ref.view_of);
       if (root == loaded.storages.end()) throw Error(path + ": storage view of an unknown storage " + ref.view_of);
       torch::Tensor base = storage(*root->second);
-      if (ref.view_offset < 0 || ref.view_offset + ref.numel > base.numel())
+      if (ref.view_offset < 0 || ref.view_offset > base.numel() || ref.numel > base.numel() - ref.view_offset)
         throw Error(path + ": storage view " + ref.key + " reaches past its storage (file corrupt)");
       flat = base.narrow(0, ref.view_offset, ref.numel);
     } else {
-      flat = torch::empty({ref.numel}, torch::TensorOptions().dtype(info.type));
-      if (ref.numel > 0) loaded.read_storage(ref, flat);
+      flat = loaded.read_storage(ref);
     }
     cache[ref.key] = flat;
     return flat;
