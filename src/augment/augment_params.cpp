@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/error.h"
+#include "core/suggest.h"
 #include "core/fs.h"
 
 namespace imagefit {
@@ -232,7 +233,8 @@ AugmentParams parse_items(const std::vector<std::string>& items) {
     if (eq == std::string::npos) {
       const auto& names = augment_preset_names();
       if (std::find(names.begin(), names.end(), item) == names.end())
-        throw Error("augment: '" + item + "' is neither a preset (" + preset_list() + ") nor key=value");
+        throw Error("augment: '" + item + "' is neither a preset (" + preset_list() + ") nor key=value" +
+                    did_you_mean(item, names));
       if (!first) throw Error("augment: preset '" + item + "' must come first in the spec");
       params = augment_preset(item);
     } else {
@@ -370,7 +372,8 @@ AugmentParams augment_preset(const std::string& name) {
     p.jitter_hue = Range{-0.5, 0.5};
     return p;
   }
-  throw Error("unknown augmentation preset '" + name + "' (presets: " + preset_list() + ")");
+  throw Error("unknown augmentation preset '" + name + "' (presets: " + preset_list() + ")" +
+              did_you_mean(name, augment_preset_names()));
 }
 
 // Keras's `rescale` is not an augmentation: imagefit feeds every architecture its own input scaling
@@ -397,7 +400,10 @@ void set_augment_key(AugmentParams& params, const std::string& key, const std::s
       return;
     }
   }
-  throw Error("augment: unknown option '" + key + "' (options: " + option_names() + ", color_jitter)");
+  std::vector<std::string> keys{"rescale"};
+  for (const auto& [name, setter] : setters()) keys.push_back(name);
+  throw Error("augment: unknown option '" + key + "'" + did_you_mean(key, keys) + " (options: " + option_names() +
+              ", color_jitter)");
 }
 
 AugmentParams parse_augment(const std::string& spec) {

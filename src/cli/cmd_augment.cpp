@@ -4,6 +4,8 @@
 #include "augment/augment_params.h"
 #include "augment/augmenter.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/fs.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "data/dataset.h"
@@ -15,9 +17,9 @@ namespace imagefit::cli {
 
 void add_augment_command(CLI::App& app) {
   struct Opts {
-    std::string data, output = "augment-preview.png", augment = "keras-tutorial", resize = "squash";
-    int rows = 2, cols = 4, image_size = 180, cell = 200;
-    uint64_t seed = 0;
+    std::string data, output = "augment-preview.png", augment = "keras-tutorial";
+    int rows = 2, cols = 4, cell = 200;
+    CommonOptions common;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("augment", "Write a preview grid of augmented training images (see what --augment does).");
@@ -25,29 +27,32 @@ void add_augment_command(CLI::App& app) {
               "Example: imagefit augment data/ --augment keras-tutorial -o preview.png\n"
               "Presets: none, light, keras-tutorial, strong, d2l-hotdog; or key=value pairs, e.g.\n"
               "  --augment rotation_range=40,zoom_range=0.2,horizontal_flip=true,fill_mode=nearest");
-  cmd->add_option("data", o->data, "Dataset folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("data", o->data, "Dataset folder")->required()->check(existing_dir());
   cmd->add_option("-o,--output", o->output, "PNG file to write")->capture_default_str();
   cmd->add_option("--augment", o->augment, "Preset or key=value list")->capture_default_str();
-  cmd->add_option("--rows", o->rows, "Rows (one training image each)")->capture_default_str();
-  cmd->add_option("--cols", o->cols, "Columns (original + augmented versions)")->capture_default_str();
-  cmd->add_option("--image-size", o->image_size, "Network input size the augmentation produces")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--resize", o->resize, "squash | crop | center-crop, as imagefit train --resize")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"squash", "crop", "center-crop"}));
+  cmd->add_option("--rows", o->rows, "Rows (one training image each)")->capture_default_str()->check(int_range(1, 64));
+  cmd->add_option("--cols", o->cols, "Columns (original + augmented versions)")->capture_default_str()->check(int_range(2, 64));
+  o->common.image_size = 180;
+  CommonHelp help;
+  help.image_size = "Network input size the augmentation produces";
+  add_common_options(cmd, o->common, {Common::ImageSize, Common::Resize, Common::Seed}, help);
+  cmd->get_option("--image-size")->capture_default_str();
   cmd->callback([o] {
-    if (o->rows < 1 || o->cols < 2) throw Error("--rows must be at least 1 and --cols at least 2");
+    // A preview written into a class folder would be read as a training image by the next run.
+    check_output_path(o->output, {}, {o->data}, true, "-o");
+    const int image_size = o->common.image_size;
+    const uint64_t seed = o->common.seed;
     AugmentParams params = parse_augment(o->augment);
-    Augmenter augmenter(params, o->image_size, o->image_size);
+    Augmenter augmenter(params, image_size, image_size);
     Dataset ds = open_dataset(o->data);
-    Rng pick(mix_seed({o->seed, 0x91C}));
+    Rng pick(mix_seed({seed, 0x91C}));
     std::vector<GridCell> cells;
     for (int r = 0; r < o->rows; ++r) {
       const auto& item = ds.train.images[pick() % ds.train.images.size()];
-      cv::Mat base = resize_to_input(read_image_rgb(item.path), o->image_size, resize_mode_from_string(o->resize));
+      cv::Mat base = resize_to_input(read_image_rgb(item.path), image_size, resize_mode_from_string(o->common.resize));
       cells.push_back({base, "original: " + ds.classes[item.label], std::filesystem::path(item.path).filename().string()});
       for (int c = 1; c < o->cols; ++c) {
-        Rng rng(mix_seed({o->seed, uint64_t(r), uint64_t(c)}));
+        Rng rng(mix_seed({seed, uint64_t(r), uint64_t(c)}));
         cells.push_back({augmenter.apply(base, rng), "augmented #" + std::to_string(c), ""});
       }
     }

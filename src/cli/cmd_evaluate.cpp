@@ -3,35 +3,44 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/fs.h"
 #include "eval/evaluate.h"
 #include "eval/evaluation_report.h"
 
 namespace imagefit::cli {
 
-void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
+void add_evaluate_command(CLI::App& app) {
   auto opt = std::make_shared<EvaluateOptions>();
-  auto json = std::make_shared<bool>(false);
-  auto quiet = std::make_shared<bool>(false);
+  auto common = std::make_shared<CommonOptions>();
+  common->batch_size = opt->batch_size;
   auto show_mistakes = std::make_shared<int>(10);
   auto report_dir = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("evaluate", "Accuracy, per-class precision/recall/F1 and confusion matrix of a model on labelled images.");
   cmd->footer("DIR is a folder of class folders, or a dataset root (its test/ split is used).\n"
               "--report DIR writes confusion.png, mistakes.png, curves.png and a self-contained report.html.\n"
               "Example: imagefit evaluate model.imagefit data/test --report report/");
-  cmd->add_option("model", opt->model, "Model file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("dir", opt->data, "Folder of class folders")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--batch-size", opt->batch_size, "Batch size")->capture_default_str();
-  cmd->add_option("--mistakes", *show_mistakes, "How many of the most confident mistakes to list")->capture_default_str();
+  cmd->add_option("model", opt->model, "Model file")->required()->check(existing_file());
+  cmd->add_option("dir", opt->data, "Folder of class folders")->required()->check(existing_dir());
+  cmd->add_option("--mistakes", *show_mistakes, "How many of the most confident mistakes to list")
+      ->capture_default_str()
+      ->check(int_range(0, 1000000));
   cmd->add_option("--report", *report_dir, "Write pictures and a self-contained report.html into this folder");
-  cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
-  cmd->add_option("--device", opt->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
-  add_precision_option(cmd, opt->precision);
+  CommonHelp help;
+  help.json = "Print JSON: accuracy, loss, per_class, confusion, mistakes";
+  add_common_options(cmd, *common, {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Quiet, Common::Config},
+                     help);
   cmd->add_flag("--strict", opt->strict, "Unreadable images are errors");
-  cmd->add_flag("--json", *json, "Print JSON: accuracy, loss, per_class, confusion, mistakes");
-  cmd->add_flag("-q,--quiet", *quiet, "No progress output");
-  cmd->callback([opt, json, quiet, show_mistakes, report_dir, &global] {
-    opt->threads = global.threads;
-    opt->progress = !*quiet && !*json;
+  cmd->callback([opt, common, show_mistakes, report_dir] {
+    opt->threads = common->threads;
+    opt->device = common->device;
+    opt->precision = to_string(common->precision);
+    opt->batch_size = common->batch_size;
+    opt->progress = !common->quiet && !common->json;
+    // The report's pictures must not land in the data (a report/ folder there would become a class).
+    if (!report_dir->empty())
+      check_output_path(std::filesystem::path(*report_dir) / "report.html", {opt->model}, {opt->data}, true, "--report");
+    const auto json = std::make_shared<bool>(common->json);
     Evaluation ev = evaluate_model(*opt);
     std::vector<std::string> report_files;
     if (!report_dir->empty()) {

@@ -2,6 +2,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "core/fs.h"
 #include "core/error.h"
 #include "export/export_options.h"
 
@@ -24,17 +26,18 @@ void add_export_command(CLI::App& app) {
       "ONNX covers: " + covered + ".\n"
       "Examples:\n  imagefit export model.imagefit --format onnx -o model.onnx\n"
       "  imagefit export model.imagefit --format torchscript -o model.pt --include-normalization");
-  cmd->add_option("model", o->model, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model, "Model file")->required()->check(existing_file());
   cmd->add_option("-o,--output", o->output, "File to write (atomically)")->required();
   cmd->add_option("-f,--format", o->format, "onnx | torchscript")
-      ->check(CLI::IsMember({"onnx", "torchscript"}))
+      ->check(one_of({"onnx", "torchscript"}))
       ->capture_default_str();
   cmd->add_option("--outputs", o->outputs, "probabilities | logits | both")
-      ->check(CLI::IsMember({"probabilities", "logits", "both"}))
+      ->check(one_of({"probabilities", "logits", "both"}))
       ->capture_default_str();
   cmd->add_flag("--include-normalization", o->include_normalization,
                 "Put the pixel normalization in the graph: input RGB 0..255 instead of normalized values");
   cmd->callback([o] {
+    check_output_path(o->output, {o->model}, {}, true, "-o");  // never over the model being exported
     ExportOptions options;
     options.format = export_format_from_string(o->format);
     options.outputs = export_outputs_from_string(o->outputs);

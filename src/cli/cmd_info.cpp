@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/error.h"
+#include "cli/options.h"
 #include "eval/evaluation_report.h"
 #include "weights/model_file.h"
 
@@ -12,10 +14,20 @@ void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("info", "Show what is in a model file: architecture, classes, preprocessing, training summary.");
-  cmd->add_option("model", *path, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", *path, "Model file")->required()->check(existing_file());
+  auto config = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print the metadata as JSON");
-  cmd->callback([path, json] {
+  cmd->add_flag("--config", *config,
+                "Print the options the model was trained with, as a file for 'imagefit train --config FILE'");
+  cmd->callback([path, json, config] {
     nlohmann::json meta = read_model_metadata(*path);
+    if (*config) {
+      const auto& training = meta.contains("training") ? meta["training"] : nlohmann::json::object();
+      if (!training.contains("config") || !training["config"].is_string())
+        throw Error(*path + ": has no recorded config (trained by an older imagefit)");
+      std::cout << training["config"].get<std::string>();
+      return;
+    }
     if (*json) {
       std::cout << meta.dump(2) << std::endl;
       return;

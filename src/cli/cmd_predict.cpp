@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -38,35 +39,38 @@ std::string csv_quote(const std::string& s) {
 }
 }  // namespace
 
-void add_predict_command(CLI::App& app, GlobalOptions& global) {
+void add_predict_command(CLI::App& app) {
   struct Opts {
-    std::string model, device = "cpu", precision = "auto";
+    std::string model;
     std::vector<std::string> paths;
-    int top_k = 3, batch = 32;
-    bool json = false, csv = false;
+    int top_k = 3;
+    bool csv = false;
+    CommonOptions common;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("predict", "Classify image files and folders (recursively) with a model.");
   cmd->footer("Examples:\n  imagefit predict model.imagefit photo.jpg\n  imagefit predict model.imagefit photos/ --json --top-k 5\n"
               "Exit code 1 if any file could not be read (the others are still predicted).");
-  cmd->add_option("model", o->model, "Model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model, "Model file")->required()->check(existing_file());
   cmd->add_option("paths", o->paths, "Image files or folders")->required();
-  cmd->add_option("-k,--top-k", o->top_k, "Classes to show per image")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch, "Images per forward pass")->capture_default_str();
-  cmd->add_option("--threads", global.threads, "Threads (default: all cores)");
-  cmd->add_option("--device", o->device, "cpu | cuda | cuda:N | auto")->capture_default_str();
-  add_precision_option(cmd, o->precision);
-  auto* jf = cmd->add_flag("--json", o->json, "One JSON object a line: path, label, probability, top");
-  cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,error")->excludes(jf);
-  cmd->callback([o, &global] {
-    apply_threads(global);
-    auto predictor = Predictor::open(o->model, o->device, o->precision);
+  cmd->add_option("-k,--top-k", o->top_k, "Classes to show per image (more than the model has: all)")
+      ->capture_default_str()
+      ->check(int_range(1, 100000));
+  CommonHelp help;
+  help.json = "One JSON object a line: path, label, probability, top";
+  help.batch_size = "Images per forward pass";
+  add_common_options(cmd, o->common, {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Config},
+                     help);
+  cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,error")->excludes("--json");
+  cmd->callback([o] {
+    apply_threads(o->common.threads);
+    auto predictor = Predictor::open(o->model, o->common.device, to_string(o->common.precision));
     const auto files = expand_paths(o->paths);
     if (files.empty()) throw Error("no image files found in the given paths");
     if (o->csv) std::printf("path,label,probability,error\n");
     int failures = 0;
-    for (size_t first = 0; first < files.size(); first += size_t(std::max(1, o->batch))) {
-      const size_t last = std::min(files.size(), first + size_t(std::max(1, o->batch)));
+    for (size_t first = 0; first < files.size(); first += size_t(o->common.batch_size)) {
+      const size_t last = std::min(files.size(), first + size_t(o->common.batch_size));
       std::vector<cv::Mat> images;
       std::vector<std::string> errors(last - first);
       std::vector<size_t> ok;
@@ -84,13 +88,13 @@ void add_predict_command(CLI::App& app, GlobalOptions& global) {
         const std::string& err = errors[i - first];
         if (!err.empty()) {
           ++failures;
-          if (o->json) std::cout << nlohmann::json{{"path", files[i]}, {"error", err}}.dump() << "\n";
+          if (o->common.json) std::cout << nlohmann::json{{"path", files[i]}, {"error", err}}.dump() << "\n";
           else if (o->csv) std::cout << csv_quote(files[i]) << ",,," << csv_quote(err) << "\n";
           else std::cout << files[i] << ": error: " << err << "\n";
           continue;
         }
         const auto& top = results[r++];
-        if (o->json) {
+        if (o->common.json) {
           nlohmann::json t = nlohmann::json::array();
           for (const auto& s : top) t.push_back({{"label", s.label}, {"probability", s.probability}});
           std::cout << nlohmann::json{{"path", files[i]}, {"label", top[0].label}, {"probability", top[0].probability}, {"top", t}}.dump()

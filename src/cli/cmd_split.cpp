@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/progress.h"
 #include "data/split.h"
 
@@ -193,7 +194,6 @@ void add_split_command(CLI::App& app) {
                       "validation images a class: a count or a fraction (0.15 when no size is given, else 0)");
   args->test_opt = cmd->add_option("--test", args->test,
                                    "test images a class: a count or a fraction (0.15 when no size is given, else 0)");
-  cmd->add_option("--seed", args->seed, "random seed: the same seed gives the same split")->capture_default_str();
   cmd->add_option(
          "--mode", args->mode,
          "copy, symlink (absolute links to SRC), hardlink (same file system) or move (takes the files out of SRC)")
@@ -205,7 +205,10 @@ void add_split_command(CLI::App& app) {
                 "add to a non-empty DST: files already there with the same content are skipped, any other existing "
                 "file is an error (nothing is ever deleted or overwritten)");
   cmd->add_flag("--dry-run", args->dry_run, "print the plan (counts a split and class) and write nothing");
-  cmd->add_flag("--json", args->json, "print the counts as a JSON object instead of a table");
+  auto common = std::make_shared<CommonOptions>();
+  CommonHelp help;
+  help.json = "print the counts as a JSON object instead of a table";
+  add_common_options(cmd, *common, {Common::Seed, Common::Json}, help);
   cmd->footer(
       "Sizes (per class): a value >= 1 is a number of images, below 1 a fraction of the class, 0 no such split.\n"
       "  No size given: validation 0.15, test 0.15, train the rest (70/15/15).\n"
@@ -220,7 +223,11 @@ void add_split_command(CLI::App& app) {
       "  imagefit split cats-vs-dogs small --train 1000 --val 500 --test 500  # the Keras tutorial's subset\n"
       "  imagefit split sign-digits data --val 90 --test 10 --mode move       # train gets the rest\n"
       "  imagefit split photos data --val 0.2 --mode symlink --dry-run        # 80/20, no test/, plan only");
-  cmd->callback([args] { run_split(*args); });
+  cmd->callback([args, common] {
+    args->seed = common->seed;
+    args->json = common->json;
+    run_split(*args);
+  });
 }
 
 }  // namespace imagefit::cli

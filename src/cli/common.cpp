@@ -1,9 +1,7 @@
 #include <csignal>
 
-#include <torch/torch.h>
-
 #include "cli/commands.h"
-#include "core/parallel.h"
+#include "cli/options.h"
 
 namespace imagefit::cli {
 
@@ -29,12 +27,10 @@ CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision) {
   return cmd
       ->add_option("--precision", precision,
                    "auto (bf16 mixed precision where the CPU computes bf16 natively, or on CUDA; else fp32) | fp32 | bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->check(one_of({"auto", "fp32", "bf16"}))
       ->capture_default_str();
 }
 
-void apply_threads(const GlobalOptions& global) {
-  torch::set_num_threads(global.threads > 0 ? global.threads : hardware_threads());
-}
+void apply_threads(const GlobalOptions& global) { apply_threads(global.threads); }
 
 }  // namespace imagefit::cli

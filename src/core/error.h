@@ -11,4 +11,11 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A bad command line (an option value, a combination): exit code 2, as getopt/argparse tools do,
+// so scripts can tell "you called it wrong" from "it failed" (1).
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(message) {}
+};
+
 }  // namespace imagefit

@@ -42,6 +42,7 @@ ImageSet images_for(const std::string& dir, const std::vector<std::string>& mode
 
 Evaluation evaluate_model(const EvaluateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (opt.batch_size < 1) throw UsageError("--batch-size " + std::to_string(opt.batch_size) + ": must be at least 1");
   const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
   torch::set_num_threads(threads);
   const torch::Device device = resolve_device(opt.device);

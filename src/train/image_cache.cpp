@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 
 #include <opencv2/imgproc.hpp>
@@ -51,6 +52,18 @@ ImageCache::ImageCache(const ImageSet& set, int size, ResizeMode resize, int thr
     for (const auto& b : bad_) std::fprintf(stderr, "warning: skipped %s\n", b.reason.c_str());
     std::fprintf(stderr, "warning: %zu of %zu images could not be read and were skipped (--strict makes this an error)\n",
                  bad_.size(), set.images.size());
+    // A class whose every image failed would train as if it did not exist: an error naming its folder.
+    std::vector<size_t> listed(classes_.size()), readable(classes_.size());
+    std::vector<std::string> folder(classes_.size());
+    for (const auto& img : set.images) {
+      ++listed[size_t(img.label)];
+      folder[size_t(img.label)] = std::filesystem::path(img.path).parent_path().string();
+    }
+    for (const auto& img : items_) ++readable[size_t(img.label)];
+    for (size_t c = 0; c < classes_.size(); ++c)
+      if (listed[c] > 0 && readable[c] == 0)
+        throw Error(folder[c] + ": none of the " + std::to_string(listed[c]) + " images of class '" + classes_[c] +
+                    "' could be read (see the warnings above); fix or remove the folder");
   }
 }
 

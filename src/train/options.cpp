@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/suggest.h"
 
 namespace imagefit {
 
@@ -23,7 +24,8 @@ Strategy strategy_from_string(const std::string& s) {
   if (s == "scratch") return Strategy::Scratch;
   if (s == "feature-extract") return Strategy::FeatureExtract;
   if (s == "fine-tune") return Strategy::FineTune;
-  throw Error("--strategy " + s + ": expected auto, scratch, feature-extract or fine-tune");
+  throw UsageError("--strategy " + s + ": expected auto, scratch, feature-extract or fine-tune" +
+                   did_you_mean(s, {"auto", "scratch", "feature-extract", "fine-tune"}));
 }
 
 std::string to_string(OptimizerName o) {
@@ -42,7 +44,8 @@ OptimizerName optimizer_from_string(const std::string& s) {
   if (s == "adam") return OptimizerName::Adam;
   if (s == "adamw") return OptimizerName::AdamW;
   if (s == "sgd") return OptimizerName::SGD;
-  throw Error("--optimizer " + s + ": expected rmsprop, adam, adamw or sgd");
+  throw UsageError("--optimizer " + s + ": expected rmsprop, adam, adamw or sgd" +
+                   did_you_mean(s, {"rmsprop", "adam", "adamw", "sgd"}));
 }
 
 double default_learning_rate(OptimizerName o) { return o == OptimizerName::SGD ? 0.01 : 1e-3; }
@@ -53,7 +56,7 @@ int unfreeze_from_string(const std::string& s) {
   char* end = nullptr;
   const long n = std::strtol(s.c_str(), &end, 10);
   if (s.empty() || *end != '\0' || n < 1 || n > 100000)
-    throw Error("--unfreeze " + s + ": expected auto, all, or a number of stages (1 or more)");
+    throw UsageError("--unfreeze " + s + ": expected auto, all, or a number of stages (1 or more)");
   return int(n);
 }
 
@@ -71,26 +74,26 @@ double duration_from_string(const std::string& text) {
   while (i < text.size()) {
     size_t j = i;
     while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
-    if (j == i) throw Error(bad);
+    if (j == i) throw UsageError(bad);
     char* end = nullptr;
     const std::string number = text.substr(i, j - i);
     const double v = std::strtod(number.c_str(), &end);
-    if (*end != '\0' || !std::isfinite(v)) throw Error(bad);
+    if (*end != '\0' || !std::isfinite(v)) throw UsageError(bad);
     double unit = 1;
     if (j < text.size()) {
       const char u = text[j++];
       if (u == 'h') unit = 3600;
       else if (u == 'm') unit = 60;
       else if (u == 's') unit = 1;
-      else throw Error(bad);
+      else throw UsageError(bad);
     } else if (any) {
-      throw Error(bad);  // "1h30": the 30 has no unit
+      throw UsageError(bad);  // "1h30": the 30 has no unit
     }
     total += v * unit;
     any = true;
     i = j;
   }
-  if (!any || total <= 0) throw Error(bad);
+  if (!any || total <= 0) throw UsageError(bad);
   return total;
 }
 

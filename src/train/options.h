@@ -61,6 +61,9 @@ struct TrainOptions {
   bool strict = false;            // unreadable images are errors instead of being skipped
   std::string device = "cpu";     // cpu | cuda | cuda:N | auto
   bool progress = true;           // progress bars and per-epoch lines on stderr
+  bool overwrite = false;         // replace an existing output model (--force)
+  bool resume = false;            // continue from MODEL.resume (train/checkpoint.h)
+  std::string config;             // these options as a --config file (TOML), recorded in the model
 };
 
 }  // namespace imagefit

@@ -128,8 +128,15 @@ struct EpochLoop {
 void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Optimizer& optimizer) {
   const size_t steps_per_epoch = source.batches_per_epoch();
   const size_t total_steps = steps_per_epoch * size_t(loop.epochs);
-  size_t step = 0;
-  for (int e = 0; e < loop.epochs && !run.state.stop; ++e) {
+  // Resuming: the network was restored by the phase; the optimizer and RNG continue from the checkpoint.
+  const int first = run.resumed_epochs();
+  if (first > 0) {
+    run.resume->restore_optimizer(optimizer);
+    run.resume->restore_rng();
+    run.resume = nullptr;
+  }
+  size_t step = steps_per_epoch * size_t(first);
+  for (int e = first; e < loop.epochs && !run.state.stop; ++e) {
     const auto t0 = Clock::now();
     loop.set_modes();
     source.start(e);
@@ -150,7 +157,14 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
       auto labels = batch->second.to(run.device);
       auto [logits, loss] = train_step(run, optimizer, loop.forward, batch->first.to(run.device), labels);
       const long n = long(labels.size(0));
-      loss_sum += loss.item<double>() * double(n);
+      const double batch_loss = loss.item<double>();
+      if (!std::isfinite(batch_loss)) {
+        // The weights are now garbage: stop here; the best epoch so far is already saved.
+        if (run.opt.progress) bar.finish("(diverged)");
+        run.diverge(loop.phase, e + 1, batch_loss, optimizer.param_groups().back().options().get_lr());
+        return;
+      }
+      loss_sum += batch_loss * double(n);
       correct += logits.argmax(1).eq(labels).sum().item<long>();
       seen += n;
       ++step;
@@ -177,9 +191,9 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
     rec.learning_rate = optimizer.param_groups().back().options().get_lr();
     rec.seconds = seconds_since(t0);
     rec.images_per_second = double(seen) / std::max(1e-9, train_seconds);
-    if (!std::isfinite(rec.train_loss))
-      throw Error("training diverged (loss is " + std::to_string(rec.train_loss) + "); try a smaller --lr");
-    if (!run.state.end_epoch(rec)) break;
+    const bool go_on = run.state.end_epoch(rec);
+    if (run.checkpoint) run.checkpoint(e + 1, &optimizer);
+    if (!go_on) break;
   }
 }
 
@@ -252,7 +266,9 @@ void train_head_on_features(Run& run, int epochs, const torch::Tensor& train_x, 
       auto loss = F::cross_entropy(logits, y);
       loss.backward();
       optimizer->step();
-      loss_sum += loss.item<double>() * double(idx.size(0));
+      const double batch_loss = loss.item<double>();
+      if (!std::isfinite(batch_loss)) return run.diverge("head", e + 1, batch_loss, run.plan.lr);
+      loss_sum += batch_loss * double(idx.size(0));
       correct += logits.argmax(1).eq(y).sum().item<long>();
     }
     if (run.check_interrupt()) break;
@@ -303,6 +319,24 @@ int fold_batchnorm_scales(torch::nn::Module& module) {
     ++folded;
   }
   return folded;
+}
+
+void Run::diverge(const std::string& phase, int epoch, double loss, double lr) {
+  diverged = true;
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "training diverged: the loss became %s in %s epoch %d at learning rate %.3g; %s; try a smaller --lr "
+                "(e.g. %.3g)",
+                std::isnan(loss) ? "nan" : "infinite", phase.c_str(), epoch, lr,
+                state.best_epoch > 0 ? ("kept epoch " + std::to_string(state.best_epoch) + ", the best before it").c_str()
+                                     : "no epoch finished before it",
+                plan.lr / 10);
+  state.request_stop(text);
+}
+
+int Run::resumed_epochs() const {
+  if (!resume || resume->state.value("phase", -1) != phase_index) return 0;
+  return resume->state.value("phase_epochs", 0);
 }
 
 bool Run::check_interrupt() {
@@ -386,6 +420,9 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   // scales into the convolutions first computes the same function and moves every channel alike.
   const int folded = fold_batchnorm_scales(*backbone);
   meta["batchnorm_scales_folded"] = folded;
+  // Resuming mid-phase: the network as the last completed epoch left it, before the activation cache
+  // is computed from its frozen stages.
+  if (run.resumed_epochs() > 0) run.resume->restore_network(*run.net);
   const int n_stages = int(backbone->stages().size());
   const int n = std::min(phase.unfreeze, n_stages);
   auto backbone_params = unfreeze_last_stages(backbone, n);
@@ -472,6 +509,7 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
 
 void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
                  const Augmentation& aug) {
+  if (run.resumed_epochs() > 0) run.resume->restore_network(*run.net);
   std::vector<torch::Tensor> params = run.net->parameters();
   for (auto& p : params) p.set_requires_grad(true);
   auto optimizer = make_optimizer(run.optimizer_spec(), {params}, {run.plan.lr});

@@ -14,6 +14,7 @@
 #include "models/precision.h"
 #include "train/augmentation.h"
 #include "train/callbacks.h"
+#include "train/checkpoint.h"
 #include "train/image_cache.h"
 #include "train/optimizer.h"
 #include "train/options.h"
@@ -34,8 +35,17 @@ struct Run {
   int threads = 1;
   std::function<bool()> interrupted;
   bool was_interrupted = false;
+  bool diverged = false;  // a nan/inf loss: the run stops and keeps the best epoch before it
+  // Resume (train/checkpoint.h): the checkpoint this run continues (null: none or used up), the
+  // index of the phase running, and the trainer's hook that writes a checkpoint after each epoch.
+  const Checkpoint* resume = nullptr;
+  int phase_index = 0;
+  std::function<void(int phase_epochs_done, torch::optim::Optimizer*)> checkpoint;
 
   bool check_interrupt();  // polls `interrupted`; on true, stops the phase as "interrupted"
+  void diverge(const std::string& phase, int epoch, double loss, double lr);  // records a nan/inf loss and stops the run
+  // Epochs of the running phase that the checkpoint already holds (0: the phase starts afresh).
+  int resumed_epochs() const;
   OptimizerSpec optimizer_spec() const { return {plan.optimizer, opt.weight_decay, opt.momentum}; }
 };
 

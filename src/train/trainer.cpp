@@ -7,15 +7,19 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/parallel.h"
+#include "data/check.h"
 #include "data/dataset.h"
 #include "models/device.h"
 #include "models/frozen_features.h"
 #include "models/simple_cnn.h"
 #include "train/augmentation.h"
+#include "train/checkpoint.h"
 #include "train/image_cache.h"
 #include "train/phases.h"
 #include "train/plan.h"
@@ -101,14 +105,37 @@ std::string default_weights(const TrainOptions& opt) {
 
 nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>& interrupted) {
   const auto t_start = Clock::now();
+  // The output is checked before any work: never over the backbone being read, never into the dataset,
+  // never over a model without --force, and a folder that cannot be written fails now, not after epoch 1.
+  const std::string resume_file = checkpoint_path(opt.output);
+  if (!opt.resume && !opt.overwrite && fs::exists(opt.output) && fs::exists(resume_file))
+    throw UsageError("-o " + opt.output + ": an unfinished run left its checkpoint " + resume_file +
+                     " there: add --resume to continue it, or --force to start again");
+  if (opt.resume && !fs::exists(resume_file))
+    throw UsageError("--resume: there is no checkpoint " + resume_file +
+                     " to continue (the run finished, or stopped before its first epoch)");
+  if (check_output_path(opt.output, {opt.weights}, {opt.data}, opt.overwrite || opt.resume, "-o") && opt.progress)
+    std::fprintf(stderr, "created the folder %s\n", fs::path(opt.output).parent_path().string().c_str());
+  remove_stale_temp_files(opt.output);
+  remove_stale_temp_files(resume_file);
   const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
   torch::set_num_threads(threads);
   torch::manual_seed(int64_t(opt.seed));
-  if (opt.batch_size < 1) throw Error("--batch-size must be at least 1");
+  if (opt.batch_size < 1) throw UsageError("--batch-size " + std::to_string(opt.batch_size) + ": must be at least 1");
   const torch::Device device = resolve_device(opt.device);
 
   // Data: train / validation (taken from train when missing) / test.
   Dataset ds = open_dataset(opt.data);
+  // The cheap part of `imagefit check` (reads each file once; decoding then finds them in the page
+  // cache): unreadable files, leakage across splits, duplicates, imbalance, as warnings.
+  if (opt.progress) {
+    const auto t_check = Clock::now();
+    const auto lines = quick_check(ds, threads).warning_lines();
+    for (const auto& line : lines) std::fprintf(stderr, "warning: %s\n", line.c_str());
+    if (!lines.empty())
+      std::fprintf(stderr, "warning: 'imagefit check %s' reports the details (%.1f s)\n", opt.data.c_str(),
+                   seconds_since(t_check));
+  }
   std::string val_source = "validation folder";
   if (!ds.has_validation()) {
     auto [keep, taken] = split_stratified(ds.train, opt.val_split, opt.seed);
@@ -116,6 +143,18 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     ds.validation = taken;
     val_source = "--val-split " + std::to_string(opt.val_split).substr(0, 4) + " of train";
     if (ds.validation.images.empty()) throw Error(opt.data + ": too few images to take a validation split from");
+  }
+  // A checkpoint continues only the run that wrote it: same options, same images.
+  const nlohmann::json fingerprint = run_fingerprint(opt, ds);
+  std::unique_ptr<Checkpoint> resume;
+  if (opt.resume) {
+    resume = std::make_unique<Checkpoint>(Checkpoint::load(resume_file, device));
+    const auto diffs = fingerprint_differences(resume->state.at("fingerprint"), fingerprint);
+    if (!diffs.empty()) {
+      std::string text = resume_file + " is the checkpoint of another run; what differs:";
+      for (const auto& d : diffs) text += "\n  " + d;
+      throw UsageError(text + "\nrun the same command as before with --resume, or without it (and --force) to start again");
+    }
   }
 
   // Network: a pretrained backbone from --weights (or found on the machine), or an architecture.
@@ -164,7 +203,13 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   BackboneFacts bf{transfer, int(net->backbone()->stages().size()), net->backbone()->can_run_stages()};
   make_plan(opt, facts, bf, precision);  // checks the options before the timings
   const CostFacts costs = measure_costs(net, spec, ds.train, precision, device, threads);
-  const TrainPlan plan = make_plan(opt, facts, bf, precision, costs);
+  TrainPlan plan = make_plan(opt, facts, bf, precision, costs);
+  if (resume) {
+    // The epochs the first run planned (a time budget fits them to timings that differ run to run).
+    const auto planned = resume->state.at("planned_epochs").get<std::vector<int>>();
+    if (planned.size() != plan.phases.size()) throw Error(resume_file + ": its plan has a different number of phases");
+    for (size_t i = 0; i < planned.size(); ++i) plan.phases[i].epochs = planned[i];
+  }
   Augmentation aug = make_augmentation(plan.augment, spec.image_size);
 
   std::filesystem::path out_path(opt.output);
@@ -185,6 +230,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
 
   Run run{opt, plan, device, spec, net, TrainState{}, precision, threads, interrupted};
   run.state.start = t_start;
+  run.resume = resume.get();
   nlohmann::json metadata = {{"imagefit_version", "0.1.0"},
                              {"created", std::to_string(std::time(nullptr))},
                              {"training",
@@ -205,6 +251,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                                {"optimizer", to_string(plan.optimizer)},
                                {"learning_rate", plan.lr}}}};
   if (plan.time_budget > 0) metadata["training"]["time_budget_seconds"] = plan.time_budget;
+  if (!opt.config.empty()) metadata["training"]["config"] = opt.config;
   auto save = [&](const TrainState& s) {
     nlohmann::json meta = metadata;
     meta["training"]["history_csv"] = history_path.filename().string();
@@ -220,8 +267,61 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   if (plan.time_budget > 0) run.state.callbacks.push_back(time_budget(plan.time_budget));
 
   Strategy strategy = plan.strategy;
-  for (const PhasePlan& phase : plan.phases) {
-    if (run.was_interrupted) break;
+  size_t first_phase = 0;
+  std::optional<bool> decided_fine_tune;  // strategy auto's decision, once made
+  if (resume) {
+    const auto& st = resume->state;
+    first_phase = st.at("phase").get<size_t>();
+    run.state.history = history_from_json(st.at("history"));
+    run.state.best_val_loss = st.at("best_val_loss").get<double>();
+    run.state.best_epoch = st.at("best_epoch").get<int>();
+    run.state.epochs_since_best = st.at("epochs_since_best").get<int>();
+    run.state.start -= std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(st.at("seconds").get<double>()));
+    metadata["training"] = st.at("training");
+    strategy = strategy_from_string(st.at("strategy").get<std::string>());
+    run.precision = precision_from_string(st.at("precision").get<std::string>());
+    run.spec.head.dropout = st.at("head_dropout").get<double>();
+    run.net->head()->set_dropout(run.spec.head.dropout);
+    if (st.contains("decided_fine_tune")) decided_fine_tune = st["decided_fine_tune"].get<bool>();
+    if (opt.progress)
+      std::fprintf(stderr, "resuming from %s: %zu epoch%s done, best epoch %d (val_loss %.4f)\n", resume_file.c_str(),
+                   run.state.history.size(), run.state.history.size() == 1 ? "" : "s", run.state.best_epoch,
+                   run.state.best_val_loss);
+  }
+  // The last state, after each epoch of a phase with an optimizer and at each phase boundary.
+  auto write_checkpoint = [&](size_t phase, int phase_epochs, torch::optim::Optimizer* optimizer) {
+    std::vector<int> planned;
+    for (const auto& p : plan.phases) planned.push_back(p.epochs);
+    nlohmann::json st = {{"fingerprint", fingerprint},
+                         {"phase", phase},
+                         {"phase_epochs", phase_epochs},
+                         {"planned_epochs", planned},
+                         {"history", history_to_json(run.state.history)},
+                         {"best_val_loss", run.state.best_val_loss},
+                         {"best_epoch", run.state.best_epoch},
+                         {"epochs_since_best", run.state.epochs_since_best},
+                         {"seconds", run.state.elapsed_seconds()},
+                         {"training", metadata["training"]},
+                         {"strategy", to_string(strategy)},
+                         {"precision", to_string(run.precision)},
+                         {"head_dropout", run.spec.head.dropout}};
+    if (decided_fine_tune) st["decided_fine_tune"] = *decided_fine_tune;
+    Checkpoint::save(resume_file, st, *run.net, optimizer, device);
+  };
+  run.checkpoint = [&](int done, torch::optim::Optimizer* optimizer) {
+    if (run.was_interrupted || run.diverged) return;
+    const size_t i = size_t(run.phase_index);
+    // A phase that has ended (all its epochs, early stopping, the time budget) is resumed after it.
+    if (run.state.stop || done >= plan.phases[i].epochs)
+      write_checkpoint(i + 1, 0, nullptr);
+    else
+      write_checkpoint(i, done, optimizer);
+  };
+
+  for (size_t phase_index = first_phase; phase_index < plan.phases.size(); ++phase_index) {
+    const PhasePlan& phase = plan.phases[phase_index];
+    run.phase_index = int(phase_index);
+    if (run.was_interrupted || run.diverged) break;
     run.state.stop = false;
     run.state.callbacks.push_back(early_stopping(phase.patience));
     if (phase.kind == PhaseKind::Probe || phase.kind == PhaseKind::HeadEpochs) {
@@ -235,8 +335,13 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
       if (phase.conditional) {
         // Time left, and a fine-tune epoch at the measured costs.
         const double left = plan.time_budget > 0 ? plan.time_budget - run.state.elapsed_seconds() : 1e300;
-        const ProbeDecision d = decide_after_probe(plan, metadata["training"].value("probe_val_accuracy", 0.0), left,
-                                                   epoch_seconds(phase, facts, costs));
+        ProbeDecision d = decide_after_probe(plan, metadata["training"].value("probe_val_accuracy", 0.0), left,
+                                             epoch_seconds(phase, facts, costs));
+        if (decided_fine_tune) {
+          d.fine_tune = *decided_fine_tune;  // a resumed run keeps the first run's decision
+          d.why = metadata["training"].value("auto_decision", d.why);
+        }
+        decided_fine_tune = d.fine_tune;
         if (opt.progress) std::fprintf(stderr, "strategy auto: %s: %s\n", d.why.c_str(), d.fine_tune ? "fine-tune" : "feature-extract");
         metadata["training"]["auto_decision"] = d.why;
         if (!d.fine_tune) {
@@ -250,13 +355,24 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
       train_phase(run, phase, train_cache, val_cache, aug);
     }
     run.state.callbacks.pop_back();  // this phase's early stopping
-    if (run.state.stop && !run.state.stop_reason.empty() && opt.progress && !run.was_interrupted)
+    if (!run.was_interrupted && !run.diverged) write_checkpoint(phase_index + 1, 0, nullptr);
+    if (run.state.stop && !run.state.stop_reason.empty() && opt.progress && !run.was_interrupted && !run.diverged)
       std::fprintf(stderr, "%s\n", run.state.stop_reason.c_str());
   }
   metadata["training"]["strategy"] = plan.strategy == Strategy::Auto ? "auto: " + to_string(strategy) : to_string(strategy);
   if (run.precision != precision) metadata["training"]["precision"] = to_string(run.precision);
 
-  if (run.state.history.empty()) throw Error("training stopped before the first epoch finished; no model written");
+  if (run.was_interrupted && fs::exists(resume_file) && opt.progress) {
+    std::fprintf(stderr, "interrupted: %zu epoch%s saved in %s; run the same command with --resume to continue\n",
+                 run.state.history.size(), run.state.history.size() == 1 ? "" : "s", resume_file.c_str());
+  } else if (!run.was_interrupted) {
+    std::error_code ec;
+    fs::remove(resume_file, ec);  // finished (or diverged, which a resume would repeat)
+  }
+  if (run.state.history.empty()) {
+    if (run.diverged) throw Error(run.state.stop_reason + "; no model written");
+    throw Error("training stopped before the first epoch finished; no model written");
+  }
   const auto& h = run.state.history;
   const auto& best_rec = h[size_t(run.state.best_epoch - 1)];
 
@@ -292,6 +408,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     best.metadata["training"]["test_loss"] = t.loss;
     best.metadata["training"]["test_accuracy"] = t.accuracy;
   }
+  summary["diverged"] = run.diverged;
   summary["seconds"] = seconds_since(t_start);
   best.metadata["training"]["seconds"] = summary["seconds"];
   // Settings decided after the best epoch was saved (the strategy `auto` chose, ...).

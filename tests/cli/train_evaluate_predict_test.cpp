@@ -228,6 +228,22 @@ TEST(BadInput, CorruptImageIsSkippedByNameOrFatalWithStrict) {
   EXPECT_FALSE(fs::exists(dir.path() / "m2.imagefit"));
 }
 
+// A class whose every file fails to decode would train as if it did not exist: an error naming it.
+TEST(BadInput, AClassWithNoDecodableImageIsAnErrorNamingItsFolder) {
+  TempDir dir;
+  const fs::path ds = dir.path() / "ds";
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), 20 + 30 * i);
+  for (int i = 0; i < 4; ++i) atomic_write_text(ds / "c" / (std::to_string(i) + ".jpg"), "\xFF\xD8\xFF\xE0 not a jpeg");
+  auto r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 -o " + q(dir.path() / "m.imagefit"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find((ds / "c").string() + ": none of the"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("class 'c' could be read"), std::string::npos) << r.output;
+  // train's quick check warned first, before decoding.
+  EXPECT_NE(r.output.find("warning: 4 files cannot be used"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "m.imagefit"));
+}
+
 // --resize is stored in the model (info shows it) and bad values are refused with the choices.
 TEST(Cli, ResizeModeIsRecordedInTheModel) {
   TempDir dir;
@@ -256,7 +272,7 @@ TEST(Cli, BadUnfreezeIsRefusedBeforeTraining) {
     for (int i = 0; i < 3; ++i) write_png(dir.path() / "ds" / c / (std::to_string(i) + ".png"), 40 * i);
   for (const char* bad : {"abc", "0", "-2", "3x"}) {
     auto r = run_command(bin() + " train " + q(dir.path() / "ds") + " -q --unfreeze " + bad + " -o " + q(dir.path() / "m.imagefit"));
-    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_EQ(r.exit_code, 2) << bad;  // a wrong command line
     EXPECT_NE(r.output.find(std::string("--unfreeze ") + bad + ": expected auto, all, or a number"), std::string::npos)
         << r.output;
     EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;

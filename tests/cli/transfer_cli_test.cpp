@@ -206,7 +206,7 @@ TEST(Precision, AutoPicksBf16OnlyWhereTheCpuHasIt) {
   auto precision_of = [&](const std::string& env, const std::string& flags) {
     const fs::path model = dir.path() / "p.imagefit";
     auto r = run_command(env + nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " +
-                         q(model) + " --strategy fine-tune --epochs 1 --augment none -q --json " + flags);
+                         q(model) + " --strategy fine-tune --epochs 1 --augment none -q --json --force " + flags);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     if (r.exit_code != 0) return std::string("failed");
     auto info = nlohmann::json::parse(run_command(imagefit_binary().string() + " info " + q(model) + " --json").output);
