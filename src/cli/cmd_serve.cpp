@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "data/image_io.h"
 #include "serve/server.h"
@@ -71,13 +72,14 @@ void wake_signal_watcher() {
 
 }  // namespace
 
-void add_serve_command(CLI::App& app, GlobalOptions& global) {
+void add_serve_command(CLI::App& app) {
   struct Opts {
     std::string model;
     ServeOptions serve;
     uint64_t max_pixels = 0;
   };
   auto o = std::make_shared<Opts>();
+  auto common = std::make_shared<CommonOptions>();
   auto* cmd = app.add_subcommand("serve", "Serve a model: a web page to try it and a JSON API (POST /api/predict).");
   cmd->footer(
       "Examples:\n"
@@ -90,43 +92,45 @@ void add_serve_command(CLI::App& app, GlobalOptions& global) {
       "Errors are JSON {\"error\": \"...\"} with status 400/404/405/413/415/422.\n"
       "Ctrl-C or SIGTERM stops the server after answering the requests in flight (exit code 0); clients still\n"
       "sending get 2 s to finish.");
-  cmd->add_option("model", o->model, "Model file (from imagefit train)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", o->model, "Model file (from imagefit train)")->required()->check(existing_file());
   cmd->add_option("--host", o->serve.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   cmd->add_option("--port", o->serve.port, "Port (0: any free port, printed on start)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  cmd->add_option("--threads", global.threads, "Compute threads for the model (default: all cores)");
+      ->check(int_range(0, 65535));
   cmd->add_option("--http-threads", o->serve.http_threads,
                   "Connections open at once, each with its own thread (default 1024; more get 503). A client must "
                   "send its headers within 10 s, so slow clients cannot hold them long")
-      ->check(CLI::Range(0, 65536));
+      ->check(int_range(0, 65536));
   cmd->add_option("--max-body-mb", o->serve.max_body_mb, "Largest upload accepted, in MB (larger: 413)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(int_range(1, 4096));
   auto* pixels = cmd->add_option(
       "--max-image-pixels", o->max_pixels,
       "Largest image accepted, in pixels (width x height, read from the header before decoding; larger: 413). "
       "Default 89478485 (PIL's limit, about 89.5 MP), or $IMAGEFIT_MAX_IMAGE_PIXELS; 0: no limit");
-  pixels->check(CLI::Range(uint64_t(0), uint64_t(1) << 40));
+  pixels->check(int_range(0, int64_t(1) << 40));
   cmd->add_option("--decode-memory-mb", o->serve.decode_memory_mb,
                   "Memory for images being decoded at once, in MB (estimated from their headers); a request that "
                   "does not fit waits up to 2 s, then gets 503 with Retry-After")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(int_range(1, 1 << 20));
   cmd->add_option("--batch-window-ms", o->serve.batch_window_ms,
                   "How long a request waits for others to share its forward pass")
       ->capture_default_str()
-      ->check(CLI::Range(0, 10000));
+      ->check(int_range(0, 10000));
   cmd->add_option("--max-batch", o->serve.max_batch, "Most images in one forward pass")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  cmd->add_option("--device", o->serve.device, "cpu | cuda | cuda:N | auto")->capture_default_str();
-  add_precision_option(cmd, o->serve.precision);
+      ->check(int_range(1, 1024));
+  CommonHelp help;
+  help.threads = "Compute threads for the model (default: all cores)";
+  add_common_options(cmd, *common, {Common::Threads, Common::Device, Common::Precision}, help);
   cmd->add_flag("--log-requests", o->serve.log_requests,
                 "Print one line a request on stderr (address, method, path, status, bytes; control characters "
                 "and non-ASCII bytes as \\xHH)");
-  cmd->callback([o, &global, pixels] {
-    o->serve.threads = global.threads;
+  cmd->callback([o, common, pixels] {
+    o->serve.threads = common->threads;
+    o->serve.device = common->device;
+    o->serve.precision = to_string(common->precision);
     if (pixels->count() > 0) set_max_image_pixels(o->max_pixels);
     max_image_pixels();  // a bad $IMAGEFIT_MAX_IMAGE_PIXELS is an error now, not at the first upload
     raise_open_file_limit(size_t(o->serve.http_threads > 0 ? o->serve.http_threads : 1024) + 256);

@@ -5,11 +5,6 @@
 
 namespace imagefit::cli {
 
-// serve's options before it moves to the shared table (cli/options.h).
-struct GlobalOptions {
-  int threads = 0;  // 0: all cores
-};
-
 void add_split_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_train_command(CLI::App& app);
@@ -18,12 +13,8 @@ void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_augment_command(CLI::App& app);
 void add_weights_command(CLI::App& app);
-void add_serve_command(CLI::App& app, GlobalOptions& global);
+void add_serve_command(CLI::App& app);
 void add_export_command(CLI::App& app);
-
-// --precision auto|fp32|bf16 for serve (the other commands take it from cli/options.h).
-CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision);
-void apply_threads(const GlobalOptions& global);
 
 // Set by SIGINT: long commands stop cleanly at the next safe point.
 bool interrupted();

@@ -1,7 +1,6 @@
 #include <csignal>
 
 #include "cli/commands.h"
-#include "cli/options.h"
 
 namespace imagefit::cli {
 
@@ -22,15 +21,5 @@ void install_interrupt_handler() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
-
-CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision) {
-  return cmd
-      ->add_option("--precision", precision,
-                   "auto (bf16 mixed precision where the CPU computes bf16 natively, or on CUDA; else fp32) | fp32 | bf16")
-      ->check(one_of({"auto", "fp32", "bf16"}))
-      ->capture_default_str();
-}
-
-void apply_threads(const GlobalOptions& global) { apply_threads(global.threads); }
 
 }  // namespace imagefit::cli

@@ -96,7 +96,6 @@ int main(int argc, char** argv) {
   // A repeated option takes its last value (as argparse does), so a typed option overrides --config's.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.footer("Exit codes: 0 done, 1 the work failed (the message says why), 2 a wrong command line, 130 interrupted.");
-  GlobalOptions global;
   add_split_command(app);
   add_check_command(app);
   add_train_command(app);
@@ -105,7 +104,7 @@ int main(int argc, char** argv) {
   add_info_command(app);
   add_augment_command(app);
   add_weights_command(app);
-  add_serve_command(app, global);
+  add_serve_command(app);
   add_export_command(app);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {

@@ -113,7 +113,7 @@ void add_common_options(CLI::App* cmd, CommonOptions& o, const std::vector<Commo
   for (Common c : which) {
     switch (c) {
       case Common::Threads:
-        cmd->add_option("--threads", o.threads, "Threads (default: all cores)")->check(int_range(1, max_threads()));
+        cmd->add_option("--threads", o.threads, help.threads)->check(int_range(1, max_threads()));
         break;
       case Common::Device:
         cmd->add_option("--device", o.device, "cpu | cuda | cuda:N | auto")

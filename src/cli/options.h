@@ -34,6 +34,7 @@ struct CommonHelp {
   std::string force = "Replace the output if it exists";
   std::string image_size = "Input size in pixels";
   std::string batch_size = "Images per batch";
+  std::string threads = "Threads (default: all cores)";
 };
 
 void add_common_options(CLI::App* cmd, CommonOptions& o, const std::vector<Common>& which, const CommonHelp& help = {});

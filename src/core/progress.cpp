@@ -19,9 +19,12 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-ProgressBar::ProgressBar(std::string label, long total, std::FILE* out)
-    : label_(std::move(label)), total_(std::max(1L, total)), out_(out), tty_(is_terminal(out)) {
+ProgressBar::ProgressBar(std::string label, long total, std::FILE* out, std::string unit)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(std::max(1L, total)), out_(out),
+      tty_(out && is_terminal(out)) {
+  if (!out_) finished_ = true;  // nothing to show
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  if (tty_) draw(0, "");  // at once: the first batch can take seconds
 }
 
 double ProgressBar::elapsed_seconds() const {
@@ -33,6 +36,10 @@ void ProgressBar::update(long done, const std::string& suffix) {
   auto now = std::chrono::steady_clock::now();
   if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
+  draw(done, suffix);
+}
+
+void ProgressBar::draw(long done, const std::string& suffix) {
   double elapsed = elapsed_seconds();
   double frac = std::min(1.0, double(done) / total_);
   double rate = elapsed > 0 ? done / elapsed : 0;
@@ -41,9 +48,19 @@ void ProgressBar::update(long done, const std::string& suffix) {
   int filled = int(frac * width);
   std::string bar(filled, '#');
   bar += std::string(width - filled, '.');
-  std::fprintf(out_, "\r\033[K%s [%s] %3d%% %ld/%ld %.0f img/s ETA %s %s", label_.c_str(), bar.c_str(),
-               int(frac * 100), done, total_, rate, format_duration(eta).c_str(), suffix.c_str());
+  std::fprintf(out_, "\r\033[K%s [%s] %3d%% %ld/%ld %.0f %s/s ETA %s %s", label_.c_str(), bar.c_str(),
+               int(frac * 100), done, total_, rate, unit_.c_str(), done > 0 ? format_duration(eta).c_str() : "-",
+               suffix.c_str());
   std::fflush(out_);
+}
+
+void ProgressBar::discard() {
+  if (finished_) return;
+  finished_ = true;
+  if (tty_) {
+    std::fprintf(out_, "\r\033[K");
+    std::fflush(out_);
+  }
 }
 
 void ProgressBar::finish(const std::string& suffix) {

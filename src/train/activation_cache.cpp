@@ -27,16 +27,16 @@ torch::Tensor run_frozen(FrozenFeatures& bottom, const ImageCache& images, Norma
   BatchLoader loader(images, norm, transform, lo);
   loader.start_epoch(epoch);
   std::vector<torch::Tensor> parts;
-  ProgressBar bar(label, long(images.size()));
+  ProgressBar bar(label, long(images.size()), o.progress ? stderr : nullptr);
   long seen = 0;
   while (auto batch = loader.next()) {
     // Kept on the CPU: the device holds only the batch being trained.
     parts.push_back(bottom(batch->images.to(device)).to(torch::kCPU, type).contiguous());
     seen += batch->images.size(0);
-    if (o.progress) bar.update(seen);
+    bar.update(seen);
     if (interrupted && interrupted()) throw Error("interrupted while caching activations");
   }
-  if (o.progress) bar.finish();
+  bar.finish();
   return torch::cat(parts);
 }
 }  // namespace

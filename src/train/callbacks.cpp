@@ -1,10 +1,12 @@
 #include "train/callbacks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/progress.h"
 #include "report/curves.h"
 
 namespace imagefit {
@@ -68,9 +70,18 @@ class HistoryFiles : public Callback {
 class EpochPrinter : public Callback {
  public:
   void on_epoch_end(TrainState& s, const EpochRecord& r) override {
-    std::fprintf(stderr, "epoch %3d %-9s loss %.4f acc %.4f | val_loss %.4f val_acc %.4f | %.1fs %.0f img/s%s\n",
-                 r.epoch, r.phase.c_str(), r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy, r.seconds,
-                 r.images_per_second, s.improved ? "  * saved (best val_loss)" : "");
+    const std::string of = s.planned_epochs >= r.epoch ? "/" + std::to_string(s.planned_epochs) : "";
+    std::string left;
+    if (s.phase_last_epoch == s.planned_epochs && r.epoch < s.planned_epochs) {
+      // The mean of this phase's last (up to 3) epochs, times the epochs left.
+      double sum = 0;
+      int n = 0;
+      for (auto it = s.history.rbegin(); it != s.history.rend() && it->phase == r.phase && n < 3; ++it, ++n) sum += it->seconds;
+      left = ", at most " + format_duration(sum / std::max(1, n) * (s.planned_epochs - r.epoch)) + " left";
+    }
+    std::fprintf(stderr, "epoch %3d%s %-9s loss %.4f acc %.4f | val_loss %.4f val_acc %.4f | %.1fs %.0f img/s%s%s\n",
+                 r.epoch, of.c_str(), r.phase.c_str(), r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy,
+                 r.seconds, r.images_per_second, left.c_str(), s.improved ? "  * saved (best val_loss)" : "");
   }
 };
 

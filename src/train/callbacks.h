@@ -31,6 +31,8 @@ struct TrainState {
   int epochs_since_best = 0;
   bool stop = false;                // set by a callback (or an interrupt): the current phase ends
   std::string stop_reason;
+  int planned_epochs = 0;     // epochs of the whole plan (the probe counts one), for "epoch 3/11"
+  int phase_last_epoch = 0;   // the number the running phase's last planned epoch will have
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<Callback>> callbacks;
 
@@ -45,7 +47,8 @@ struct TrainState {
 std::unique_ptr<Callback> best_checkpoint(std::function<void(const TrainState&)> save);
 // Keeps MODEL.history.csv and MODEL.curves.png current.
 std::unique_ptr<Callback> history_files(std::filesystem::path csv, std::filesystem::path png, std::string title);
-// One line an epoch on stderr.
+// One line an epoch on stderr: "epoch 3/11", the metrics, and in the last phase the time left at
+// most (early stopping may end it sooner).
 std::unique_ptr<Callback> epoch_printer();
 // Ends the phase after `patience` epochs without a better val_loss than the best so far (in any phase).
 std::unique_ptr<Callback> early_stopping(int patience);

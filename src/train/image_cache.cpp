@@ -22,7 +22,8 @@ ImageCache::ImageCache(const ImageSet& set, int size, ResizeMode resize, int thr
   in_memory_ = per_image * set.images.size() <= max_bytes;
   std::vector<cv::Mat> decoded(set.images.size());
   std::vector<std::string> errors(set.images.size());
-  ProgressBar bar("decoding " + std::to_string(set.images.size()) + " images", long(set.images.size()));
+  ProgressBar bar("decoding " + std::to_string(set.images.size()) + " images", long(set.images.size()),
+                  show_progress ? stderr : nullptr);
   std::atomic<long> done{0};
   std::mutex bar_mutex;
   parallel_for(set.images.size(), threads, [&](size_t i) {

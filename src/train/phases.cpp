@@ -141,7 +141,7 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
     loop.set_modes();
     source.start(e);
     ProgressBar bar(loop.phase + " " + std::to_string(e + 1) + "/" + std::to_string(loop.epochs),
-                    long(source.samples_per_epoch()));
+                    long(source.samples_per_epoch()), run.opt.progress ? stderr : nullptr);
     double loss_sum = 0;
     long correct = 0, seen = 0;
     while (auto batch = source.next()) {
@@ -160,7 +160,7 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
       const double batch_loss = loss.item<double>();
       if (!std::isfinite(batch_loss)) {
         // The weights are now garbage: stop here; the best epoch so far is already saved.
-        if (run.opt.progress) bar.finish("(diverged)");
+        bar.finish("(diverged)");
         run.diverge(loop.phase, e + 1, batch_loss, optimizer.param_groups().back().options().get_lr());
         return;
       }
@@ -170,15 +170,15 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
       ++step;
       char suffix[96];
       std::snprintf(suffix, sizeof suffix, "loss %.4f acc %.4f", loss_sum / double(seen), double(correct) / double(seen));
-      if (run.opt.progress) bar.update(seen, suffix);
+      bar.update(seen, suffix);
       if (run.check_interrupt()) break;
     }
     if (run.was_interrupted) {
-      if (run.opt.progress) bar.finish("(interrupted)");
+      bar.finish("(interrupted)");
       break;
     }
     const double train_seconds = seconds_since(t0);
-    if (run.opt.progress) bar.finish();
+    bar.discard();  // the epoch's line follows
     EpochRecord rec;
     rec.phase = loop.phase;
     rec.train_loss = loss_sum / double(std::max(1L, seen));
@@ -205,7 +205,8 @@ void train_on_images(Run& run, EpochLoop& loop, const ImageCache& train, const I
   loop.forward = [net](const torch::Tensor& x) mutable { return net->forward(x); };
   loop.validate = [&, net]() mutable {
     Classifier c = net;
-    Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads);
+    Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads,
+                            run.opt.progress ? "validation" : "");
     return std::make_pair(v.loss, v.accuracy);
   };
   ImageSource source(train, run.spec.normalization, aug.transform, lo);
@@ -225,16 +226,16 @@ torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache
   BatchLoader loader(cache, run.spec.normalization, transform, lo);
   loader.start_epoch(copy);
   std::vector<torch::Tensor> parts;
-  ProgressBar bar(label, long(cache.size()));
+  ProgressBar bar(label, long(cache.size()), run.opt.progress ? stderr : nullptr);
   long seen = 0;
   while (auto batch = loader.next()) {
     auto fmap = frozen(batch->images.to(run.device));
     parts.push_back(run.net->head()->pool(fmap).to(torch::kCPU));
     seen += batch->images.size(0);
-    if (run.opt.progress) bar.update(seen);
+    bar.update(seen);
     if (run.interrupted && run.interrupted()) throw Error("interrupted while computing features");
   }
-  if (run.opt.progress) bar.finish();
+  bar.finish();
   return torch::cat(parts);
 }
 

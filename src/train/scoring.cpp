@@ -43,7 +43,8 @@ Scores score_images(Classifier& network, const ImageCache& cache, Normalization 
     seen += size_t(n);
     if (bar) bar->update(long(seen));
   }
-  if (bar) bar->finish();
+  // Validation is summarized by the epoch's line; other passes (test) keep theirs.
+  if (bar) progress_label == "validation" ? bar->discard() : bar->finish();
   s.loss = loss_sum / double(seen);
   s.accuracy = double(correct) / double(seen);
   if (was_training) network->train();

@@ -128,14 +128,8 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   Dataset ds = open_dataset(opt.data);
   // The cheap part of `imagefit check` (reads each file once; decoding then finds them in the page
   // cache): unreadable files, leakage across splits, duplicates, imbalance, as warnings.
-  if (opt.progress) {
-    const auto t_check = Clock::now();
-    const auto lines = quick_check(ds, threads).warning_lines();
-    for (const auto& line : lines) std::fprintf(stderr, "warning: %s\n", line.c_str());
-    if (!lines.empty())
-      std::fprintf(stderr, "warning: 'imagefit check %s' reports the details (%.1f s)\n", opt.data.c_str(),
-                   seconds_since(t_check));
-  }
+  if (opt.progress)
+    for (const auto& line : quick_check(ds, threads).warning_lines()) std::fprintf(stderr, "warning: %s\n", line.c_str());
   std::string val_source = "validation folder";
   if (!ds.has_validation()) {
     auto [keep, taken] = split_stratified(ds.train, opt.val_split, opt.seed);
@@ -318,9 +312,15 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
       write_checkpoint(i, done, optimizer);
   };
 
+  std::vector<int> last_epoch_of_phase;  // "epoch 3/11": the probe is one epoch
+  for (const auto& p : plan.phases)
+    last_epoch_of_phase.push_back((last_epoch_of_phase.empty() ? 0 : last_epoch_of_phase.back()) +
+                                  (p.kind == PhaseKind::Probe ? 1 : p.epochs));
+  run.state.planned_epochs = last_epoch_of_phase.back();
   for (size_t phase_index = first_phase; phase_index < plan.phases.size(); ++phase_index) {
     const PhasePlan& phase = plan.phases[phase_index];
     run.phase_index = int(phase_index);
+    run.state.phase_last_epoch = last_epoch_of_phase[phase_index];
     if (run.was_interrupted || run.diverged) break;
     run.state.stop = false;
     run.state.callbacks.push_back(early_stopping(phase.patience));

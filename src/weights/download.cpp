@@ -186,7 +186,7 @@ int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
   }
   const long total_kib = kib(total > 0 ? total : t.request.expected_size);
   if (t.bar && total_kib > 0) {
-    if (total_kib != t.bar_total) t.bar.emplace(t.label, t.bar_total = total_kib, t.request.progress_out);
+    if (total_kib != t.bar_total) t.bar.emplace(t.label, t.bar_total = total_kib, t.request.progress_out, "KiB");
     t.bar->update(kib(now), format_bytes(now));
   }
   return 0;
@@ -215,7 +215,7 @@ DownloadResult download_file(const DownloadRequest& request) {
   PartialFile part(destination);
   Transfer t{request, label, part};
   if (request.show_progress && request.progress_out)
-    t.bar.emplace(label, t.bar_total = kib(request.expected_size), request.progress_out);
+    t.bar.emplace(label, t.bar_total = kib(request.expected_size), request.progress_out, "KiB");
 
   static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any handle
   const std::unique_ptr<CURL, void (*)(CURL*)> handle(curl_easy_init(), curl_easy_cleanup);

@@ -233,14 +233,14 @@ TEST(BadInput, AClassWithNoDecodableImageIsAnErrorNamingItsFolder) {
   TempDir dir;
   const fs::path ds = dir.path() / "ds";
   for (const char* c : {"a", "b"})
-    for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), 20 + 30 * i);
+    for (int i = 0; i < 6; ++i) write_png(ds / c / (std::to_string(i) + ".png"), (c[0] == 'a' ? 20 : 25) + 30 * i);
   for (int i = 0; i < 4; ++i) atomic_write_text(ds / "c" / (std::to_string(i) + ".jpg"), "\xFF\xD8\xFF\xE0 not a jpeg");
   auto r = run_command(bin() + " train " + q(ds) + " --arch simple-cnn --image-size 16 --epochs 1 -o " + q(dir.path() / "m.imagefit"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find((ds / "c").string() + ": none of the"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("class 'c' could be read"), std::string::npos) << r.output;
-  // train's quick check warned first, before decoding.
-  EXPECT_NE(r.output.find("warning: 4 files cannot be used"), std::string::npos) << r.output;
+  // train's quick check (no decoding) warned first: the four files are the same bytes.
+  EXPECT_NE(r.output.find("warning: 1 group of identical files within a split"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "m.imagefit"));
 }
 
@@ -287,4 +287,21 @@ TEST(Cli, EveryCommandHasHelp) {
   }
   auto r = run_command(bin() + " train /nonexistent-folder");
   EXPECT_NE(r.exit_code, 0);
+}
+
+// In a log (not a terminal) an epoch is one line that says where the run is ("epoch 2/3"), with no
+// stray progress line before it, and the last phase says how long it has left at most.
+TEST(Cli, EpochLinesInALogSayWhereTheRunIs) {
+  TempDir dir;
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 6; ++i) write_png(dir.path() / "ds" / c / (std::to_string(i) + ".png"), (c[0] == 'a' ? 20 : 200) + i);
+  auto r = run_command(bin() + " train " + q(dir.path() / "ds") + " --arch simple-cnn --image-size 16 --epochs 3 -o " +
+                       q(dir.path() / "m.imagefit"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch   1/3 train"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("epoch   3/3 train"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" left"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("\ntrain 1/3"), std::string::npos) << "a stray progress line: " << r.output;
+  EXPECT_EQ(r.output.find("\nvalidation"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
 }
