@@ -1,6 +1,7 @@
 #include "models/keras_ops.h"
 
 #include <algorithm>
+#include <ostream>
 
 namespace imagefit::keras {
 
@@ -40,6 +41,29 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
 
 torch::nn::BatchNorm2d batch_norm(int64_t channels, double keras_momentum) {
   return torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(channels).eps(1e-3).momentum(1.0 - keras_momentum));
+}
+
+namespace {
+// A BatchNorm2d whose weight (gamma) is a buffer of ones: registered again as a buffer after the base
+// class made it a parameter (parameters_ is accessible to subclasses only).
+class BatchNormWithoutScaleImpl : public torch::nn::BatchNorm2dImpl {
+ public:
+  explicit BatchNormWithoutScaleImpl(const torch::nn::BatchNormOptions& options) : BatchNorm2dImpl(options) {
+    parameters_.erase("weight");
+    weight = register_buffer("weight", torch::ones({options.num_features()}));
+  }
+  // LibTorch does not export BatchNormImplBase's own pretty_print for a subclass's vtable.
+  void pretty_print(std::ostream& stream) const override {
+    stream << "BatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
+           << ", momentum=" << options.momentum().value() << ", scale=False)";
+  }
+};
+}  // namespace
+
+torch::nn::BatchNorm2d batch_norm_without_scale(int64_t channels, double keras_momentum) {
+  std::shared_ptr<torch::nn::BatchNorm2dImpl> impl = std::make_shared<BatchNormWithoutScaleImpl>(
+      torch::nn::BatchNormOptions(channels).eps(1e-3).momentum(1.0 - keras_momentum));
+  return torch::nn::BatchNorm2d(impl);
 }
 
 }  // namespace imagefit::keras

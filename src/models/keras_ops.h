@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace imagefit::keras {
 
@@ -26,5 +28,20 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
 // A Keras BatchNormalization: epsilon 1e-3; `keras_momentum` as Keras counts it (PyTorch's
 // momentum is 1 - keras_momentum).
 torch::nn::BatchNorm2d batch_norm(int64_t channels, double keras_momentum);
+
+// A Keras BatchNormalization(scale=False) (InceptionV3): no gamma. The module's `weight` is a buffer
+// of ones instead of a parameter, so it is never trained, while the module stays a BatchNorm2d (for
+// folding, the frozen graph and export).
+torch::nn::BatchNorm2d batch_norm_without_scale(int64_t channels, double keras_momentum);
+
+// One weighted Keras layer of an architecture whose layers Keras names automatically (conv2d_N,
+// batch_normalization_N): the weights loader matches a file's layers to these by name or by order.
+struct LayerSpec {
+  std::string module;          // the model's module path: "mixed0.conv2d_6"
+  std::string name;            // the layer's name in keras.applications' 2016-2018 files: "conv2d_6"
+  std::string kind;            // Keras's automatic-name prefix: "conv2d" or "batch_normalization"
+  std::vector<int64_t> shape;  // convolution: the kernel as Keras stores it (H, W, in, out); BatchNorm: {channels}
+  bool scale = true;           // BatchNorm: whether it has gamma
+};
 
 }  // namespace imagefit::keras

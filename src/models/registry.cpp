@@ -5,6 +5,7 @@
 
 // Keras layout
 // (helper: add #include lines for Keras-layout models here)
+#include "models/keras_inception_v3.h"
 #include "models/keras_mobilenet_v1.h"
 #include "models/keras_mobilenet_v2.h"
 
@@ -28,6 +29,8 @@ const std::vector<ArchInfo>& architectures() {
        [](const BackboneOptions& o) { return std::make_shared<KerasMobileNetV2Impl>(o.alpha); }},
       {"keras-mobilenet-v1", "keras", "Keras MobileNet V1 (--alpha), input in [-1, 1], 1024*alpha features",
        [](const BackboneOptions& o) { return std::make_shared<KerasMobileNetV1Impl>(o.alpha); }},
+      {"keras-inception-v3", "keras", "Keras InceptionV3, 299x299 (at least 75), input in [-1, 1], 2048 features",
+       [](const BackboneOptions&) { return std::make_shared<KerasInceptionV3Impl>(); }},
       // --- torchvision layout (one line an architecture) ---
       {"resnet18", "torchvision", "torchvision ResNet-18, 512 features",
        [](const BackboneOptions&) { return std::make_shared<ResNetImpl>(18); }},

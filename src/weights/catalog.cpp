@@ -7,7 +7,11 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <mutex>
+#include <openssl/evp.h>
+#include <vector>
 
 #include "core/error.h"
 #include "weights/download.h"
@@ -18,6 +22,7 @@ namespace {
 
 constexpr const char* kKerasV2Base = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/";
 constexpr const char* kKerasV1Base = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/";
+constexpr const char* kKerasBase = "https://storage.googleapis.com/tensorflow/keras-applications/";
 constexpr const char* kTorchvisionBase = "https://download.pytorch.org/models/";
 constexpr std::int64_t kMiB = 1024 * 1024;
 
@@ -57,6 +62,25 @@ WeightsEntry keras_v1(const std::string& alpha_text, const std::string& file_alp
   return e;
 }
 
+// A Keras Applications file with the md5 Keras checks it with (its get_file file_hash) and its exact size.
+WeightsEntry keras_app(const std::string& name, const std::string& arch, const std::string& folder,
+                       const std::string& file_name, const std::string& md5, std::int64_t size, double top1,
+                       int preference, const std::string& description) {
+  WeightsEntry e;
+  e.name = name;
+  e.arch = arch;
+  e.file_name = file_name;
+  e.url = std::string(kKerasBase) + folder + file_name;
+  e.md5 = md5;
+  e.sha256_source = md5.empty() ? "none published" : "none published; Keras's md5 file_hash " + md5 + " is checked";
+  e.size_bytes = size;
+  e.size_exact = size > 0;
+  e.imagenet_top1 = top1;
+  e.preference = preference;
+  e.description = description;
+  return e;
+}
+
 // torchvision 0.14 IMAGENET1K_V1 weights: the file name ends with the first 8 hex digits of its sha256
 // (torch.hub checks the same prefix).
 WeightsEntry torchvision(const std::string& name, const std::string& file_name, double size_mib, double top1,
@@ -80,20 +104,21 @@ WeightsEntry torchvision(const std::string& name, const std::string& file_name, 
 const std::vector<WeightsEntry>& builtin_entries() {
   // preference: ImageNet top-1 weighed against compute (a CPU must still train it in minutes), so
   // EfficientNet-B0 and MobileNetV3-Large come before ResNet-50, and VGG-16 (15 GFLOPs, 528 MiB) is low.
+  // Spaced by tens so that a new entry can go between two.
   static const std::vector<WeightsEntry> entries = [] {
     std::vector<WeightsEntry> v;
     // Top-1 for Keras MobileNetV2 from the table in keras/applications/mobilenet_v2.py.
-    v.push_back(keras_v2("0.35", 0.35, 60.3, 17));
-    v.push_back(keras_v2("0.5", 0.5, 65.4, 15));
-    v.push_back(keras_v2("0.75", 0.75, 69.8, 10));
-    v.push_back(keras_v2("1.0", 1.0, 71.8, 7));
-    v.push_back(keras_v2("1.3", 1.3, 74.4, 4));
-    v.push_back(keras_v2("1.4", 1.4, 75.0, 3));
+    v.push_back(keras_v2("0.35", 0.35, 60.3, 170));
+    v.push_back(keras_v2("0.5", 0.5, 65.4, 150));
+    v.push_back(keras_v2("0.75", 0.75, 69.8, 100));
+    v.push_back(keras_v2("1.0", 1.0, 71.8, 70));
+    v.push_back(keras_v2("1.3", 1.3, 74.4, 40));
+    v.push_back(keras_v2("1.4", 1.4, 75.0, 30));
     // Top-1 for MobileNet V1 from the MobileNets paper, Table 6.
-    v.push_back(keras_v1("0.25", "2_5", 0.25, 50.6, 19));
-    v.push_back(keras_v1("0.5", "5_0", 0.5, 63.7, 16));
-    v.push_back(keras_v1("0.75", "7_5", 0.75, 68.4, 13));
-    v.push_back(keras_v1("1.0", "1_0", 1.0, 70.6, 9));
+    v.push_back(keras_v1("0.25", "2_5", 0.25, 50.6, 190));
+    v.push_back(keras_v1("0.5", "5_0", 0.5, 63.7, 160));
+    v.push_back(keras_v1("0.75", "7_5", 0.75, 68.4, 130));
+    v.push_back(keras_v1("1.0", "1_0", 1.0, 70.6, 90));
     // The alpha=0.25 file is the one ../shared holds (README: the official Keras Applications file),
     // so its full hash and exact size are known.
     v[6].sha256 = "dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf";
@@ -101,18 +126,29 @@ const std::vector<WeightsEntry>& builtin_entries() {
     v[6].size_bytes = 2108140;
     v[6].size_exact = true;
     // Sizes: torchvision's "_file_size" (MiB); top-1: torchvision 0.14 "_metrics".
-    v.push_back(torchvision("resnet18", "resnet18-f37072fd.pth", 44.661, 69.758, 11, "ResNet-18"));
-    v.push_back(torchvision("resnet34", "resnet34-b627a593.pth", 83.275, 73.314, 8, "ResNet-34"));
-    v.push_back(torchvision("resnet50", "resnet50-0676ba61.pth", 97.781, 76.130, 5, "ResNet-50"));
-    v.push_back(torchvision("mobilenet_v2", "mobilenet_v2-b0353104.pth", 13.555, 71.878, 6, "MobileNetV2"));
-    v.push_back(torchvision("mobilenet_v3_small", "mobilenet_v3_small-047dcff4.pth", 9.829, 67.668, 14,
+    v.push_back(torchvision("resnet18", "resnet18-f37072fd.pth", 44.661, 69.758, 110, "ResNet-18"));
+    v.push_back(torchvision("resnet34", "resnet34-b627a593.pth", 83.275, 73.314, 80, "ResNet-34"));
+    v.push_back(torchvision("resnet50", "resnet50-0676ba61.pth", 97.781, 76.130, 50, "ResNet-50"));
+    v.push_back(torchvision("mobilenet_v2", "mobilenet_v2-b0353104.pth", 13.555, 71.878, 60, "MobileNetV2"));
+    v.push_back(torchvision("mobilenet_v3_small", "mobilenet_v3_small-047dcff4.pth", 9.829, 67.668, 140,
                             "MobileNetV3-Small"));
-    v.push_back(torchvision("mobilenet_v3_large", "mobilenet_v3_large-8738ca79.pth", 21.114, 74.042, 2,
+    v.push_back(torchvision("mobilenet_v3_large", "mobilenet_v3_large-8738ca79.pth", 21.114, 74.042, 20,
                             "MobileNetV3-Large"));
-    v.push_back(torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth", 4.729, 58.178, 18, "SqueezeNet 1.1"));
-    v.push_back(torchvision("vgg16", "vgg16-397923af.pth", 527.796, 71.592, 12, "VGG-16"));
-    v.push_back(torchvision("efficientnet_b0", "efficientnet_b0_rwightman-3dd342df.pth", 20.451, 77.692, 1,
+    v.push_back(torchvision("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth", 4.729, 58.178, 180, "SqueezeNet 1.1"));
+    v.push_back(torchvision("vgg16", "vgg16-397923af.pth", 527.796, 71.592, 120, "VGG-16"));
+    v.push_back(torchvision("efficientnet_b0", "efficientnet_b0_rwightman-3dd342df.pth", 20.451, 77.692, 10,
                             "EfficientNet-B0"));
+    // Keras Applications whose file names and hashes keras/applications/*.py give (get_file's
+    // file_hash there is an md5); exact sizes from the Content-Length of the published files as Keras's
+    // download progress prints it; top-1 from the keras.io Applications table.
+    v.push_back(keras_app("keras-inception-v3", "keras-inception-v3", "inception_v3/",
+                          "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          "bcbd6486424b2319ff4ef7d526e38f63", 87910968, 77.9, 55,
+                          "Keras InceptionV3, 299x299, no top (Keras Applications)"));
+    v.push_back(keras_app("keras-inception-v3-top", "keras-inception-v3", "inception_v3/",
+                          "inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "9a0d58056eeedaa3f26cb7ebd46da564",
+                          96112376, 77.9, 56,
+                          "Keras InceptionV3, 299x299, with the ImageNet top (dropped: imagefit uses the backbone)"));
     return v;
   }();
   return entries;
@@ -170,6 +206,28 @@ bool usable_copy(const WeightsEntry& entry, const std::filesystem::path& p) {
   const auto size = std::filesystem::file_size(p, ec);
   if (ec || size == 0) return false;
   return !(entry.size_exact && entry.size_bytes > 0 && static_cast<std::int64_t>(size) != entry.size_bytes);
+}
+
+// Lower-case hex md5 of a file (Keras's file_hash for its application weights).
+std::string md5_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + path.string() + " to compute its md5");
+  const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) throw Error("OpenSSL: cannot start an md5");
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0 && EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount())) != 1)
+      throw Error("OpenSSL: md5 update failed");
+  }
+  if (in.bad()) throw Error("read error in " + path.string() + " while computing its md5");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) throw Error("OpenSSL: md5 final failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
+  return out;
 }
 
 }  // namespace
@@ -237,6 +295,7 @@ std::optional<std::filesystem::path> find_cached(const std::string& name) {
 bool verify_cached_weights(const WeightsEntry& entry, const std::filesystem::path& path, std::string* actual_sha256) {
   const std::string actual = sha256_file(path);
   if (actual_sha256) *actual_sha256 = actual;
+  if (!entry.md5.empty() && md5_file(path) != entry.md5) return false;
   return entry.sha256.empty() || sha256_matches(actual, entry.sha256);
 }
 

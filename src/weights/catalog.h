@@ -17,10 +17,12 @@ struct WeightsEntry {
   std::string file_name;    // its published file name, kept in the cache as is
   std::string sha256;       // lower-case hex, full (64) or a prefix; "" when none is published
   std::string sha256_source;  // where the hash comes from, for `weights list`
+  std::string md5;            // Keras's published file_hash where it is an md5 (32 hex digits), else "";
+                              // checked by verify_cached_weights (a download checks the sha256 only)
   std::int64_t size_bytes = 0;  // 0 when unknown
   bool size_exact = false;      // false: size_bytes is the publisher's rounded figure
   double imagenet_top1 = 0;     // published ImageNet top-1 accuracy (%), 0 when unknown
-  int preference = 1000;        // rank for best_cached_backbone (lower is better)
+  int preference = 1000;        // rank for best_cached_backbone (lower is better; unique)
   std::string description;
 };
 
@@ -42,7 +44,8 @@ std::filesystem::path weights_cache_dir();
 std::optional<std::filesystem::path> find_cached(const WeightsEntry& entry);
 std::optional<std::filesystem::path> find_cached(const std::string& name);
 
-// Hashes the file and compares with the entry's published hash (true when none is published).
+// Hashes the file and compares with the entry's published hashes: sha256 and, where Keras publishes
+// one, md5 (true when none is published).
 bool verify_cached_weights(const WeightsEntry& entry, const std::filesystem::path& path,
                            std::string* actual_sha256 = nullptr);
 

@@ -1,5 +1,6 @@
 #include "weights/keras_h5.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "models/keras_inception_v3.h"
 #include "models/keras_mobilenet_v1.h"
 #include "models/keras_mobilenet_v2.h"
 #include "weights/hdf5_file.h"
@@ -48,6 +50,27 @@ const std::vector<KerasArch>& keras_archs() {
        {0.25, 0.5, 0.75, 1.0}},
   };
   return archs;
+}
+
+// A Keras backbone whose layers Keras names automatically (conv2d_N, batch_normalization_N): the
+// model lists its weighted layers in creation order (models/keras_ops.h LayerSpec).
+struct OrderedKerasArch {
+  std::string name;   // registry name
+  std::string title;  // for messages
+  std::function<std::vector<keras::LayerSpec>()> layers;
+};
+
+const std::vector<OrderedKerasArch>& ordered_archs() {
+  static const std::vector<OrderedKerasArch> archs = {
+      {"keras-inception-v3", "Keras InceptionV3", KerasInceptionV3Impl::keras_layers},
+  };
+  return archs;
+}
+
+const OrderedKerasArch* find_ordered_arch(const std::string& name) {
+  for (const auto& a : ordered_archs())
+    if (a.name == name) return &a;
+  return nullptr;
 }
 
 struct Hint {
@@ -110,32 +133,43 @@ std::vector<Variable> keras_variables(const Hdf5File& file) {
   return out;
 }
 
+// "kernel:0" → "kernel" (Keras 2 names variables with ":0", later versions without).
+std::string variable_name(const std::string& name) {
+  return name.size() > 2 && name.compare(name.size() - 2, 2, ":0") == 0 ? name.substr(0, name.size() - 2) : name;
+}
+
+// A Keras variable's (PyTorch name suffix, tensor in PyTorch's layout).
+std::pair<std::string, torch::Tensor> to_torch_layout(const std::string& keras_name, torch::Tensor t) {
+  const std::string name = variable_name(keras_name);
+  if (name == "kernel" && t.dim() == 4) return {"weight", t.permute({3, 2, 0, 1}).contiguous()};  // HWIO → OIHW
+  if (name == "depthwise_kernel" && t.dim() == 4) {  // H,W,C,M → C·M,1,H,W (output c·M+m reads input c)
+    const auto h = t.size(0), w = t.size(1), c = t.size(2), m = t.size(3);
+    return {"weight", t.permute({2, 3, 0, 1}).reshape({c * m, 1, h, w}).contiguous()};
+  }
+  if (name == "kernel" && t.dim() == 2) return {"weight", t.t().contiguous()};  // Dense: in,out → out,in
+  if (name == "bias") return {"bias", t};
+  if (name == "gamma") return {"weight", t};
+  if (name == "beta") return {"bias", t};
+  if (name == "moving_mean") return {"running_mean", t};
+  if (name == "moving_variance") return {"running_var", t};
+  return {keras_name, t};  // unknown: kept under its own name so the strict load reports it
+}
+
 // Keras variable → (PyTorch name suffix, tensor in PyTorch's layout).
 std::pair<std::string, torch::Tensor> to_torch(const Hdf5File& file, const Variable& v) {
   const auto& d = v.dataset;
   if (!d.is_float) throw Error(file.path() + ": dataset '" + d.path + "' does not hold floats");
   std::vector<float> values = file.read_floats(d.path);
   torch::Tensor t = torch::from_blob(values.data(), d.shape, torch::kFloat32).clone();
-  if (v.name == "kernel:0" && t.dim() == 4) return {"weight", t.permute({3, 2, 0, 1}).contiguous()};  // HWIO → OIHW
-  if (v.name == "depthwise_kernel:0" && t.dim() == 4) {  // H,W,C,M → C·M,1,H,W (output c·M+m reads input c)
-    const auto h = t.size(0), w = t.size(1), c = t.size(2), m = t.size(3);
-    return {"weight", t.permute({2, 3, 0, 1}).reshape({c * m, 1, h, w}).contiguous()};
-  }
-  if (v.name == "kernel:0" && t.dim() == 2) return {"weight", t.t().contiguous()};  // Dense: in,out → out,in
-  if (v.name == "bias:0") return {"bias", t};
-  if (v.name == "gamma:0") return {"weight", t};
-  if (v.name == "beta:0") return {"bias", t};
-  if (v.name == "moving_mean:0") return {"running_mean", t};
-  if (v.name == "moving_variance:0") return {"running_var", t};
-  return {v.name, t};  // unknown: kept under its own name so the strict load reports it
+  return to_torch_layout(v.name, t);
 }
 
 // Output channels of a convolution variable, or -1.
 int64_t conv_width(const Variable& v) {
   const auto& s = v.dataset.shape;
   if (s.size() != 4) return -1;
-  if (v.name == "kernel:0") return s[3];
-  if (v.name == "depthwise_kernel:0") return s[2] * s[3];
+  if (variable_name(v.name) == "kernel") return s[3];
+  if (variable_name(v.name) == "depthwise_kernel") return s[2] * s[3];
   return -1;
 }
 
@@ -172,6 +206,144 @@ const KerasArch* find_keras_arch(const std::string& name) {
   return nullptr;
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s.empty() ? "scalar" : s;
+}
+
+std::string ordinal(size_t n) {
+  const size_t mod100 = n % 100, mod10 = n % 10;
+  const char* suffix = (mod100 >= 11 && mod100 <= 13) ? "th" : mod10 == 1 ? "st" : mod10 == 2 ? "nd" : mod10 == 3 ? "rd" : "th";
+  return std::to_string(n) + suffix;
+}
+
+// An automatically named Keras layer: "conv2d_12" → kind "conv2d", number 12; "conv2d" → number 0.
+struct AutoName {
+  std::string kind;
+  int64_t number = -1;  // -1: not an automatic name of the kinds asked for
+};
+AutoName parse_auto_name(const std::string& layer, const std::vector<std::string>& kinds) {
+  for (const auto& k : kinds) {
+    if (layer == k) return {k, 0};
+    if (layer.size() > k.size() + 1 && layer.compare(0, k.size() + 1, k + "_") == 0) {
+      const std::string digits = layer.substr(k.size() + 1);
+      if (digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos) return {k, std::stoll(digits)};
+    }
+  }
+  return {};
+}
+
+// The file's layers of an automatically named architecture's kinds, by kind, in file order.
+struct AutoLayers {
+  std::vector<std::string> kinds;                                     // in the order the architecture lists them
+  std::map<std::string, std::vector<std::pair<int64_t, std::string>>> by_kind;  // kind → (number, layer)
+  std::map<std::string, std::vector<const Variable*>> variables;     // layer → its variables
+};
+
+AutoLayers auto_layers(const std::vector<keras::LayerSpec>& specs,
+                       const std::vector<Variable>& variables) {
+  AutoLayers out;
+  for (const auto& spec : specs)
+    if (std::find(out.kinds.begin(), out.kinds.end(), spec.kind) == out.kinds.end()) out.kinds.push_back(spec.kind);
+  for (const auto& v : variables) {
+    const AutoName n = parse_auto_name(v.layer, out.kinds);
+    if (n.number < 0) continue;
+    auto& vars = out.variables[v.layer];
+    if (vars.empty()) out.by_kind[n.kind].emplace_back(n.number, v.layer);
+    vars.push_back(&v);
+  }
+  return out;
+}
+
+// Whether the file holds this architecture: as many layers of each kind as the architecture has.
+bool auto_layers_fit(const std::vector<keras::LayerSpec>& specs, const AutoLayers& found) {
+  std::map<std::string, size_t> wanted;
+  for (const auto& spec : specs) ++wanted[spec.kind];
+  for (const auto& [kind, n] : wanted) {
+    auto it = found.by_kind.find(kind);
+    if (it == found.by_kind.end() || it->second.size() != n) return false;
+  }
+  return true;
+}
+
+// Reads an automatically named architecture: each of the model's layers takes the file layer of the
+// same name when every name fits, else the file layer of the same rank among those of its kind
+// (ordered by the number in the name, which Keras gives in creation order); shapes are checked layer
+// by layer so that a file of another architecture is an error naming the first layer that differs.
+KerasBackboneWeights read_auto_named(const std::string& path, const Hdf5File& file,
+                                     const std::vector<Variable>& variables,
+                                     const std::map<std::string, std::string>& layer_path,
+                                     const OrderedKerasArch& arch) {
+  const std::vector<keras::LayerSpec> specs = arch.layers();
+  AutoLayers found = auto_layers(specs, variables);
+  std::map<std::string, size_t> wanted;
+  for (const auto& spec : specs) ++wanted[spec.kind];
+  for (const auto& kind : found.kinds) {
+    const size_t have = found.by_kind.count(kind) ? found.by_kind.at(kind).size() : 0;
+    if (have != wanted[kind])
+      throw Error(path + ": does not fit " + arch.title + " (" + arch.name + "): it has " + std::to_string(have) + " " +
+                  kind + " layers with weights, " + arch.title + " has " + std::to_string(wanted[kind]));
+  }
+  bool by_name = true;
+  for (const auto& spec : specs) by_name = by_name && found.variables.count(spec.name);
+  std::map<std::string, size_t> rank;  // kind → layers of that kind matched so far
+  for (auto& [kind, layers] : found.by_kind) {
+    std::sort(layers.begin(), layers.end());
+    for (size_t i = 1; i < layers.size(); ++i)
+      if (layers[i].first == layers[i - 1].first)
+        throw Error(path + ": layers " + layers[i - 1].second + " and " + layers[i].second +
+                    " have the same number; cannot tell their order");
+  }
+
+  KerasBackboneWeights out;
+  out.arch = arch.name;
+  out.matched_by = by_name ? "name" : "order";
+  for (const auto& spec : specs) {
+    const size_t r = rank[spec.kind]++;
+    const std::string layer = by_name ? spec.name : found.by_kind.at(spec.kind).at(r).second;
+    auto misfit = [&](const std::string& why) {
+      return Error(path + ": layer " + layer + " does not fit " + arch.title + " (" + arch.name + "): " +
+                   (by_name ? "" : "matched by order to its " + ordinal(r + 1) + " " + spec.kind + " layer (" +
+                                       spec.name + "), ") +
+                   why);
+    };
+    const std::string group = layer_path.at(layer);
+    std::map<std::string, const Variable*> vars;
+    for (const Variable* v : found.variables.at(layer)) {
+      if (v->dataset.path.substr(0, v->dataset.path.rfind('/')) != group)
+        throw Error(path + ": layer " + layer + " appears twice (" + group + " and " +
+                    v->dataset.path.substr(0, v->dataset.path.rfind('/')) + "); cannot tell which backbone to load");
+      vars[variable_name(v->name)] = v;
+    }
+    std::vector<std::string> expected;
+    if (spec.kind == "conv2d") {
+      expected = {"kernel"};
+    } else {
+      expected = {"beta", "moving_mean", "moving_variance"};
+      if (spec.scale) expected.insert(expected.begin(), "gamma");
+    }
+    std::string have;
+    for (const auto& [n, v] : vars) have += (have.empty() ? "" : ", ") + n;
+    if (vars.size() != expected.size())
+      throw misfit("it holds " + have + "; expected " + list_some(expected));
+    for (const auto& name : expected) {
+      auto it = vars.find(name);
+      if (it == vars.end()) throw misfit("it holds " + have + "; expected " + list_some(expected));
+      const auto& shape = it->second->dataset.shape;
+      const std::vector<int64_t>& want = name == "kernel" ? spec.shape : std::vector<int64_t>{spec.shape.at(0)};
+      if (shape != want)
+        throw misfit(name + " is " + shape_text(shape) + ", expected " + shape_text(want) + " (" + spec.module + ")");
+      auto [suffix, tensor] = to_torch(file, *it->second);
+      out.parameters += tensor.numel();
+      out.weights.emplace_back(spec.module + "." + suffix, tensor);
+    }
+    if (spec.kind == "batch_normalization" && !spec.scale)  // the model's fixed scale of ones
+      out.weights.emplace_back(spec.module + ".weight", torch::ones({spec.shape.at(0)}));
+  }
+  return out;
+}
+
 }  // namespace
 
 KerasBackboneWeights read_keras_backbone(const std::string& path, const std::string& arch_hint) {
@@ -187,29 +359,45 @@ KerasBackboneWeights read_keras_backbone(const std::string& path, const std::str
     if (inserted) layer_names.push_back(v.layer);
   }
 
-  std::vector<const KerasArch*> present;
+  // Architectures the file's layers look like: named ones by two of their layer names, automatically
+  // named ones by their count of layers of each kind.
+  std::vector<std::pair<std::string, std::string>> present;  // (name, title)
   for (const auto& a : keras_archs())
-    if (layer_path.count(a.stem) && layer_path.count(a.second)) present.push_back(&a);
+    if (layer_path.count(a.stem) && layer_path.count(a.second)) present.emplace_back(a.name, a.title);
+  for (const auto& a : ordered_archs()) {
+    const auto specs = a.layers();
+    if (auto_layers_fit(specs, auto_layers(specs, variables))) present.emplace_back(a.name, a.title);
+  }
+  // An automatically named architecture asked for by name is read even if its layer count is off:
+  // read_auto_named then says what does not fit.
+  if (const OrderedKerasArch* wanted = find_ordered_arch(hint.arch)) {
+    bool found = false;
+    for (const auto& p : present) found = found || p.first == wanted->name;
+    if (!found && present.empty()) return read_auto_named(path, file, variables, layer_path, *wanted);
+  }
   if (present.empty()) {
     std::string msg = path + ": no known Keras backbone in this HDF5 file (looked for the layers of " +
-                      "keras.applications MobileNetV2 (Conv1, block_N_expand, ...) and MobileNet V1 " +
-                      "(conv1, conv_dw_N, ...))";
+                      "keras.applications MobileNetV2 (Conv1, block_N_expand, ...), MobileNet V1 " +
+                      "(conv1, conv_dw_N, ...) and InceptionV3 (94 conv2d_N and 94 batch_normalization_N layers))";
     msg += layer_names.empty() ? "; it holds no weights" : "; its layers: " + list_some(layer_names);
     throw Error(msg);
   }
 
-  const KerasArch* arch = present.front();
+  std::string chosen = present.front().first;
   if (!hint.arch.empty()) {
-    const KerasArch* wanted = find_keras_arch(hint.arch);
     bool found = false;
-    for (const KerasArch* a : present) found = found || a == wanted;
+    for (const auto& p : present) found = found || p.first == hint.arch;
     if (!found)
-      throw Error(path + ": holds a " + arch->title + " backbone (" + arch->name + "), not " + hint.arch + " as asked");
-    arch = wanted;
+      throw Error(path + ": holds a " + present.front().second + " backbone (" + present.front().first + "), not " +
+                  hint.arch + " as asked");
+    chosen = hint.arch;
   } else if (present.size() > 1) {
-    throw Error(path + ": holds the layers of several backbones (" + present[0]->name + ", " + present[1]->name +
+    throw Error(path + ": holds the layers of several backbones (" + present[0].first + ", " + present[1].first +
                 "); name the architecture to load");
   }
+  if (const OrderedKerasArch* ordered = find_ordered_arch(chosen))
+    return read_auto_named(path, file, variables, layer_path, *ordered);
+  const KerasArch* arch = find_keras_arch(chosen);
 
   KerasBackboneWeights out;
   out.arch = arch->name;
@@ -221,6 +409,7 @@ KerasBackboneWeights read_keras_backbone(const std::string& path, const std::str
       throw Error(path + ": layer " + v.layer + " appears twice (" + layer_path.at(v.layer) + " and " + group +
                   "); cannot tell which backbone to load");
     auto [suffix, tensor] = to_torch(file, v);
+    out.parameters += tensor.numel();
     out.weights.emplace_back(v.layer + "." + suffix, tensor);
     const int64_t w = conv_width(v);
     if (w >= 0) widths[v.layer] = w;
@@ -234,6 +423,15 @@ Pretrained load_keras_backbone(const std::string& path, const std::string& arch_
   const Hint hint = parse_hint(arch_hint, path);
   Pretrained p;
   p.arch = found.arch;
+  if (const OrderedKerasArch* ordered = find_ordered_arch(p.arch)) {
+    if (hint.alpha) throw Error(path + ": " + p.arch + " has no width multiplier (alpha)");
+    p.backbone = make_backbone(p.arch, p.options);
+    load_state_dict(*p.backbone, found.weights, path);
+    p.backbone->eval();
+    p.description = ordered->title + " (" + with_thousands(found.parameters) + " parameters; layers matched by " +
+                    found.matched_by + ")";
+    return p;
+  }
   p.options.alpha = hint.alpha ? *hint.alpha : found.alpha;
   p.backbone = make_backbone(p.arch, p.options);
   try {
@@ -245,10 +443,8 @@ Pretrained load_keras_backbone(const std::string& path, const std::string& arch_
                 ", not alpha=" + format_alpha(*hint.alpha) + " as asked\n" + e.what());
   }
   p.backbone->eval();
-  int64_t count = 0;
-  for (const auto& [name, t] : found.weights) count += t.numel();
   p.description = find_keras_arch(p.arch)->title + " alpha=" + format_alpha(p.options.alpha) + " (" +
-                  with_thousands(count) + " parameters)";
+                  with_thousands(found.parameters) + " parameters)";
   return p;
 }
 

@@ -3,8 +3,12 @@
 // HWIO kernels to PyTorch's OIHW, and loads them into the Keras-layout model.
 //
 // Known backbones: keras.applications MobileNetV2 (keras-mobilenet-v2) and MobileNet V1
-// (keras-mobilenet-v1), any width multiplier. `arch_hint` is "" (take what the file holds), an
-// architecture name ("keras-mobilenet-v2"), or a name with a width ("keras-mobilenet-v2:alpha=0.35").
+// (keras-mobilenet-v1), any width multiplier, matched by their layer names; InceptionV3
+// (keras-inception-v3), whose layers Keras names automatically (conv2d_N, batch_normalization_N),
+// recognised by its layers' count and matched to the model by name where the names fit (the
+// 2016-2018 files) and else by order (newer files start at conv2d, conv2d_1, ...; Keras itself loads
+// these files by order). `arch_hint` is "" (take what the file holds), an architecture name
+// ("keras-mobilenet-v2"), or a name with a width ("keras-mobilenet-v2:alpha=0.35").
 #include <string>
 
 #include "weights/pretrained.h"
@@ -17,6 +21,8 @@ struct KerasBackboneWeights {
   std::string arch;    // "keras-mobilenet-v2" or "keras-mobilenet-v1", from the layer names
   double alpha = 1.0;  // recognised from the convolution widths
   StateDict weights;   // "Conv1.weight" (OIHW), "bn_Conv1.running_var", ...; other layers (a dense head) left out
+  int64_t parameters = 0;  // the file's values used, as Keras counts them (no gamma where BatchNorm has scale=False)
+  std::string matched_by;  // "name" or "order" for automatically named layers (InceptionV3), else ""
 };
 
 // Reads the backbone's layers without building a model: found under `model_weights/` of a

@@ -54,6 +54,7 @@ TEST(FrozenFeatures, KerasMobileNetV2EqualsTheModule) { check("keras-mobilenet-v
 TEST(FrozenFeatures, KerasMobileNetV1EqualsTheModule) { check("keras-mobilenet-v1", 0.25, 96); }
 TEST(FrozenFeatures, ResNet18EqualsTheModule) { check("resnet18", 1.0, 64); }
 TEST(FrozenFeatures, MobileNetV3SmallEqualsTheModule) { check("mobilenet_v3_small", 1.0, 64); }
+TEST(FrozenFeatures, KerasInceptionV3EqualsTheModule) { check("keras-inception-v3", 1.0, 75); }
 
 }  // namespace
 }  // namespace imagefit

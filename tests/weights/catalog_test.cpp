@@ -186,6 +186,34 @@ TEST_F(CachedWeightsTest, ExactSizeAndHashOfTheRealKerasFile) {
   EXPECT_FALSE(verify_cached_weights(entry, cache_ / entry.file_name));
 }
 
+// Keras publishes an md5 (get_file's file_hash) for the InceptionV3 files; keras/applications/inception_v3.py.
+TEST(WeightsCatalogTest, KerasApplicationsEntries) {
+  const WeightsEntry notop = find_weights_entry("keras-inception-v3");
+  EXPECT_EQ(notop.arch, "keras-inception-v3");
+  EXPECT_EQ(notop.url,
+            "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5");
+  EXPECT_EQ(notop.md5, "bcbd6486424b2319ff4ef7d526e38f63");
+  EXPECT_EQ(notop.size_bytes, 87910968);
+  EXPECT_TRUE(notop.size_exact);
+  const WeightsEntry top = find_weights_entry("keras-inception-v3-top");
+  EXPECT_EQ(top.file_name, "inception_v3_weights_tf_dim_ordering_tf_kernels.h5");
+  EXPECT_EQ(top.md5, "9a0d58056eeedaa3f26cb7ebd46da564");
+  for (const auto& e : weights_catalog())
+    if (!e.md5.empty()) EXPECT_TRUE(std::regex_match(e.md5, std::regex("[0-9a-f]{32}"))) << e.name;
+}
+
+TEST_F(CachedWeightsTest, Md5OfKerasFilesIsChecked) {
+  WeightsEntry entry;
+  entry.name = "test-md5";
+  entry.file_name = "test-md5.h5";
+  entry.md5 = "0cc175b9c0f1b6a831c399e269772661";  // md5("a")
+  put(cache_, entry.file_name, "a");
+  EXPECT_TRUE(verify_cached_weights(entry, cache_ / entry.file_name));
+  put(cache_, entry.file_name, "b");
+  EXPECT_FALSE(verify_cached_weights(entry, cache_ / entry.file_name));
+}
+
 TEST(WeightsCatalogTest, FormatsSizes) {
   EXPECT_EQ(format_bytes(95), "95 B");
   EXPECT_EQ(format_bytes(812 * 1024), "812 KiB");
