@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "data/check.h"
 #include "data/image_hash.h"
 
@@ -22,26 +23,13 @@ struct CheckArgs {
   bool quick = false;
 };
 
-std::string with_commas(size_t n) {
-  std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-  return s;
-}
-
-std::string plural(size_t n, const std::string& one, const std::string& many) {
-  return with_commas(n) + " " + (n == 1 ? one : many);
-}
-
 std::string megabytes(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MB", double(bytes) / 1e6);
   return buf;
 }
 
-std::string pad(const std::string& s, size_t width, bool left) {
-  if (s.size() >= width) return s;
-  return left ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
-}
+std::string pad(const std::string& s, size_t width, bool left) { return left ? pad_left(s, width) : pad_right(s, width); }
 
 // Titles of the file findings, in the order they are listed.
 const std::vector<std::pair<std::string, std::string>>& finding_titles() {
@@ -63,7 +51,7 @@ std::string counts_table(const CheckReport& r) {
   for (const auto& s : r.splits) header.push_back(s.name);
   rows.push_back(header);
   for (size_t c = 0; c < r.classes.size(); ++c) {
-    std::vector<std::string> row = {r.classes[c]};
+    std::vector<std::string> row = {printable(r.classes[c])};
     for (const auto& s : r.splits) row.push_back(with_commas(s.counts[c]));
     rows.push_back(row);
   }
@@ -72,7 +60,7 @@ std::string counts_table(const CheckReport& r) {
   rows.push_back(total);
   std::vector<size_t> width(header.size(), 0);
   for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
   std::ostringstream out;
   for (const auto& row : rows) {
     out << "  " << pad(row[0], width[0], false);
@@ -96,7 +84,7 @@ void print_group(std::ostream& out, const CheckReport& r, const DuplicateGroup& 
   out << ":\n";
   for (size_t k : g.files) {
     const auto& f = r.files[k];
-    out << "    " << f.path << "  [" << r.splits[size_t(f.split)].name << "/" << r.classes[size_t(f.label)] << "]\n";
+    out << "    " << printable(f.path) << "  [" << r.splits[size_t(f.split)].name << "/" << printable(r.classes[size_t(f.label)]) << "]\n";
   }
 }
 
@@ -123,7 +111,7 @@ std::string text_report(const CheckReport& r, size_t limit) {
   for (const auto& s : r.splits) splits += (splits.empty() ? "" : ", ") + s.name;
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f s", r.seconds);
-  out << "check " << r.root << ": " << (r.layout == "splits" ? "splits " + splits : "class folders (no splits)") << "; "
+  out << "check " << printable(r.root) << ": " << (r.layout == "splits" ? "splits " + splits : "class folders (no splits)") << "; "
       << plural(r.classes.size(), "class", "classes") << "; " << plural(r.files.size(), "image", "images") << " ("
       << megabytes(r.total_bytes) << "); " << secs << (r.decoded ? "" : " (quick: not decoded)") << "\n";
 
@@ -160,15 +148,15 @@ std::string text_report(const CheckReport& r, size_t limit) {
 
   out << "\nimages a class (readable ones):\n" << counts_table(r);
   // Problems are listed in full: each is a file to fix.
-  print_section(out, "unreadable files", unreadable, 0, [&](const CheckedFile* f) { out << "  " << f->path << ": " << f->error << "\n"; });
-  print_section(out, "skipped entries", r.skipped, 0, [&](const ScanIssue& s) { out << "  " << s.path << ": " << s.reason << "\n"; });
-  print_section(out, "layout problems", r.layout_problems, 0, [&](const LayoutFinding& l) { out << "  " << l.path << ": " << l.detail << "\n"; });
+  print_section(out, "unreadable files", unreadable, 0, [&](const CheckedFile* f) { out << "  " << printable(f->path) << ": " << printable(f->error) << "\n"; });
+  print_section(out, "skipped entries", r.skipped, 0, [&](const ScanIssue& s) { out << "  " << printable(s.path) << ": " << printable(s.reason) << "\n"; });
+  print_section(out, "layout problems", r.layout_problems, 0, [&](const LayoutFinding& l) { out << "  " << printable(l.path) << ": " << printable(l.detail) << "\n"; });
   print_section(out, "leakage: the same picture in more than one split", leaks, 0, [&](const DuplicateGroup& g) { print_group(out, r, g); });
   print_section(out, "identical files within a split", within_exact, limit, [&](const DuplicateGroup& g) { print_group(out, r, g); });
   print_section(out, "near duplicates within a split", within_near, limit, [&](const DuplicateGroup& g) { print_group(out, r, g); });
   for (const auto& [kind, title] : finding_titles())
     if (by_kind.count(kind))
-      print_section(out, title, by_kind[kind], limit, [&](const FileFinding& f) { out << "  " << f.path << ": " << f.detail << "\n"; });
+      print_section(out, title, by_kind[kind], limit, [&](const FileFinding& f) { out << "  " << printable(f.path) << ": " << printable(f.detail) << "\n"; });
   return out.str();
 }
 
@@ -222,7 +210,7 @@ void add_check_command(CLI::App& app) {
     } else {
       report = check_dataset(a->data, a->check);
     }
-    if (a->common.json) std::cout << check_report_json(report).dump(2) << "\n";
+    if (a->common.json) std::cout << check_report_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else std::cout << text_report(report, size_t(a->list));
     std::cout.flush();
     if (report.has_problems()) throw CLI::RuntimeError(1);

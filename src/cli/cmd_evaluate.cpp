@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/fs.h"
+#include "core/text.h"
 #include "eval/evaluate.h"
 #include "eval/evaluation_report.h"
 
@@ -65,14 +66,15 @@ void add_evaluate_command(CLI::App& app) {
     }
     std::cout << metrics_to_text(ev.metrics);
     if (!ev.mistakes.empty() && *show_mistakes > 0) {
-      std::printf("\nmost confident mistakes (%zu in all):\n", ev.mistakes.size());
+      std::printf("\nmost confident mistakes (%s in all):\n", with_commas(static_cast<long long>(ev.mistakes.size())).c_str());
       for (size_t i = 0; i < ev.mistakes.size() && int(i) < *show_mistakes; ++i) {
         const auto& m = ev.mistakes[i];
-        std::printf("  %s: true %s, predicted %s (%.3f)\n", m.path.c_str(), ev.classes[m.truth].c_str(),
-                    ev.classes[m.predicted].c_str(), m.probability);
+        std::printf("  %s: true %s, predicted %s (%s)\n", printable(m.path).c_str(), printable(ev.classes[m.truth]).c_str(),
+                    printable(ev.classes[m.predicted]).c_str(), percent(m.probability).c_str());
       }
     }
-    if (!ev.skipped.empty()) std::printf("\n%zu unreadable images skipped\n", ev.skipped.size());
+    if (!ev.skipped.empty())
+      std::printf("\n%s skipped\n", plural(static_cast<long long>(ev.skipped.size()), "unreadable image").c_str());
     for (const auto& f : report_files) std::printf("wrote %s\n", f.c_str());
   });
 }

@@ -5,6 +5,7 @@
 #include "cli/options.h"
 #include "core/fs.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "export/export_options.h"
 
 namespace imagefit::cli {
@@ -46,13 +47,13 @@ void add_export_command(CLI::App& app) {
     std::string outputs;
     for (const auto& name : s.output_names) outputs += (outputs.empty() ? "" : ", ") + name;
     std::printf("wrote %s (%s, %.1f MB)\n", s.path.c_str(), s.format.c_str(), double(s.bytes) / 1e6);
-    std::printf("  model:   %s, %lld parameters%s\n", s.arch.c_str(), s.parameters,
-                s.nodes > 0 ? (", " + std::to_string(s.nodes) + " nodes").c_str() : "");
+    std::printf("  model:   %s, %s%s\n", s.arch.c_str(), plural(s.parameters, "parameter").c_str(),
+                s.nodes > 0 ? (", " + plural(s.nodes, "node")).c_str() : "");
     std::printf("  input:   %s: %s\n", s.input_names.empty() ? "input" : s.input_names[0].c_str(),
                 s.input_description.c_str());
     std::printf("  output:  %s (N x %zu", outputs.c_str(), s.classes.size());
     std::printf(", classes: ");
-    for (size_t i = 0; i < s.classes.size(); ++i) std::printf("%s%s", i ? ", " : "", s.classes[i].c_str());
+    for (size_t i = 0; i < s.classes.size(); ++i) std::printf("%s%s", i ? ", " : "", printable(s.classes[i]).c_str());
     std::printf(")\n");
   });
 }

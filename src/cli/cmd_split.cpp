@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/progress.h"
+#include "core/text.h"
 #include "data/split.h"
 
 namespace imagefit::cli {
@@ -22,19 +23,6 @@ struct SplitArgs {
   uint64_t seed = 0;
   bool allow_fewer = false, force = false, dry_run = false, json = false;
 };
-
-std::string with_commas(size_t n) {
-  std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-  return s;
-}
-
-std::string pad_left(const std::string& s, size_t width) {
-  return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
-}
-std::string pad_right(const std::string& s, size_t width) {
-  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
-}
 
 // Classes as rows; a column for each split that gets images, and "unused" when some stay in SRC.
 std::string format_table(const SplitPlan& plan) {
@@ -50,7 +38,7 @@ std::string format_table(const SplitPlan& plan) {
 
   std::vector<std::vector<std::string>> rows;
   for (size_t c = 0; c < plan.classes.size(); ++c) {
-    std::vector<std::string> row = {plan.classes[c]};
+    std::vector<std::string> row = {printable(plan.classes[c])};
     for (int s : splits) row.push_back(with_commas(plan.counts[c][s]));
     if (show_unused) row.push_back(with_commas(plan.unused(c)));
     rows.push_back(row);
@@ -61,10 +49,10 @@ std::string format_table(const SplitPlan& plan) {
 
   std::vector<size_t> width(headers.size() + 1, 0);
   width[0] = 5;
-  for (size_t i = 0; i < headers.size(); ++i) width[i + 1] = headers[i].size();
+  for (size_t i = 0; i < headers.size(); ++i) width[i + 1] = display_width(headers[i]);
   rows.push_back(total);
   for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], display_width(r[i]));
 
   std::ostringstream out;
   out << pad_right("class", width[0]);
@@ -136,8 +124,8 @@ void run_split(const SplitArgs& a) {
   const std::string verb = split_mode_verb(o.mode);
   const size_t planned = plan.files_to_write(), already = plan.files.size() - planned;
   if (!a.json) {
-    std::cout << "split " << o.source << " (" << plan.classes.size() << " classes, " << with_commas(plan.total_images())
-              << " images) into " << o.destination << ", seed " << o.seed << ", mode " << a.mode << ":\n"
+    std::cout << "split " << o.source << " (" << plural(static_cast<long long>(plan.classes.size()), "class", "classes") << ", "
+              << plural(static_cast<long long>(plan.total_images()), "image") << ") into " << o.destination << ", seed " << o.seed << ", mode " << a.mode << ":\n"
               << format_table(plan);
     std::cout.flush();
   }
@@ -165,13 +153,14 @@ void run_split(const SplitArgs& a) {
   if (a.dry_run) {
     std::string would;
     if (o.mode == SplitMode::kSymlink || o.mode == SplitMode::kHardlink)
-      would = "create " + with_commas(planned) + (o.mode == SplitMode::kSymlink ? " symbolic" : " hard") + " links in";
+      would = "create " + with_commas(static_cast<long long>(planned)) + (o.mode == SplitMode::kSymlink ? " symbolic" : " hard") +
+              (planned == 1 ? " link in" : " links in");
     else
-      would = split_mode_name(o.mode) + " " + with_commas(planned) + " files into";
+      would = split_mode_name(o.mode) + " " + plural(static_cast<long long>(planned), "file") + " into";
     std::cout << "dry run: would " << would << " " << o.destination << " (" << split_folders(plan) << ")" << skipped
               << "; nothing was written\n";
   } else {
-    std::cout << verb << " " << with_commas(result.written) << " files into " << o.destination << " ("
+    std::cout << verb << " " << plural(static_cast<long long>(result.written), "file") << " into " << o.destination << " ("
               << split_folders(plan) << ")" << skipped << "\n";
   }
 }

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/suggest.h"
+#include "core/text.h"
 #include "train/trainer.h"
 
 namespace imagefit::cli {
@@ -164,9 +165,9 @@ void add_train_command(CLI::App& app) {
       std::printf("best epoch %d: val_loss %.4f val_accuracy %.4f\n", summary["best_epoch"].get<int>(),
                   summary["val_loss"].get<double>(), summary["val_accuracy"].get<double>());
       if (!summary["test_accuracy"].is_null())
-        std::printf("test accuracy %.4f (loss %.4f, %d images)\n", summary["test_accuracy"].get<double>(),
-                    summary["test_loss"].get<double>(), summary["test_images"].get<int>());
-      std::printf("model written to %s (%.0f s)\n", opt->output.c_str(), summary["seconds"].get<double>());
+        std::printf("test accuracy %.4f (loss %.4f, %s)\n", summary["test_accuracy"].get<double>(),
+                    summary["test_loss"].get<double>(), plural(summary["test_images"].get<long long>(), "image").c_str());
+      std::printf("model written to %s (%s)\n", opt->output.c_str(), duration_text(summary["seconds"].get<double>()).c_str());
     }
     if (interrupted()) throw CLI::RuntimeError(130);
     if (summary.value("diverged", false)) {

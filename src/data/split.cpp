@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "core/text.h"
 #include "data/dataset.h"
 
 namespace imagefit {
@@ -23,12 +24,6 @@ namespace imagefit {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string with_commas(size_t n) {
-  std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-  return s;
-}
 
 std::string format_number(double v) {
   std::ostringstream ss;
@@ -138,7 +133,7 @@ std::array<size_t, 3> class_sizes(const std::array<SizeSpec, 3>& spec, size_t to
     const std::string asked = describe_request(n, rest);
     if (!allow_fewer) {
       too_few.push_back(
-          "class '" + name + "' has " + with_commas(total) + " images, " +
+          "class '" + name + "' has " + plural(static_cast<long long>(total), "image") + ", " +
           (rest && fixed_sum() <= total ? asked + " leave none for train" : "fewer than asked (" + asked + ")"));
     } else {
       // Largest-remainder apportionment of `cap` images in proportion to what was asked.
@@ -163,7 +158,7 @@ std::array<size_t, 3> class_sizes(const std::array<SizeSpec, 3>& spec, size_t to
       n = scaled;
       std::string took = describe_request(n, rest);
       if (rest) took += (took.empty() ? "" : " + ") + std::string("train ") + with_commas(total - fixed_sum());
-      warnings.push_back("class '" + name + "' has " + with_commas(total) + " images, fewer than asked (" + asked +
+      warnings.push_back("class '" + name + "' has " + plural(static_cast<long long>(total), "image") + ", fewer than asked (" + asked +
                          "); taking " + took);
     }
   }
@@ -509,8 +504,9 @@ SplitPlan plan_split(const SplitOptions& options) {
       if (!f.already_there) conflicts.push_back(f.destination + " exists with other content than " + f.source);
     }
     if (!conflicts.empty()) {
-      std::string msg = options.destination + ": " + with_commas(conflicts.size()) +
-                        " planned file(s) would overwrite existing ones, which imagefit split never does: ";
+      std::string msg = options.destination + ": " + plural(static_cast<long long>(conflicts.size()), "planned file") +
+                        (conflicts.size() == 1 ? " would overwrite an existing one" : " would overwrite existing ones") +
+                        ", which imagefit split never does: ";
       for (size_t i = 0; i < conflicts.size() && i < 5; ++i) msg += (i ? "; " : "") + conflicts[i];
       if (conflicts.size() > 5) msg += "; ...";
       throw Error(msg);
@@ -524,7 +520,9 @@ SplitResult execute_split(const SplitPlan& plan, const std::function<void(size_t
   const std::string verb = split_mode_verb(plan.options.mode);
   SplitResult result;
   auto done_so_far = [&] {
-    std::string s = with_commas(result.written) + " of " + with_commas(plan.files_to_write()) + " files were " + verb +
+    const size_t planned = plan.files_to_write();
+    std::string s = with_commas(static_cast<long long>(result.written)) + " of " + plural(static_cast<long long>(planned), "file") +
+                    (result.written == 1 ? " was " : " were ") + verb +
                     " into " + plan.options.destination + " before this";
     if (result.written > 0) s += " (kept; fix the problem and run again with --force to add the rest)";
     if (plan.options.mode == SplitMode::kMove) s += "; the others are still in " + plan.options.source;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/text.h"
+
 namespace imagefit {
 
 Metrics compute_metrics(const std::vector<std::string>& classes, const std::vector<int>& truth,
@@ -42,8 +44,8 @@ std::string metrics_to_text(const Metrics& m) {
                   c.f1, (long long)c.support);
     out += buf;
   }
-  std::snprintf(buf, sizeof buf, "\naccuracy %.4f  loss %.4f  macro F1 %.4f  (%ld images)\n", m.accuracy, m.loss,
-                m.macro_f1, m.count);
+  std::snprintf(buf, sizeof buf, "\naccuracy %.4f  loss %.4f  macro F1 %.4f  (%s)\n", m.accuracy, m.loss, m.macro_f1,
+                plural(m.count, "image").c_str());
   out += buf;
   out += "\nconfusion matrix (rows: true, columns: predicted)\n";
   size_t cw = 4;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "report/canvas.h"
 #include "report/confusion.h"
 #include "report/curves.h"
@@ -89,28 +90,11 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
-std::string percent(double fraction) {
-  if (!std::isfinite(fraction)) return "n/a";
-  std::string s = fmt("%.1f%%", fraction * 100);
-  if (s == "100.0%" && fraction < 1) s = fmt("%.2f%%", fraction * 100);  // never claim 100% when it is not
-  return s;
-}
-
 std::string number(double v, int decimals) {
   if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "inf" : "-inf");
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
-}
-
-// 1234567 → "1,234,567"
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
 }
 
 std::string hex_color(uint32_t rgb) {
@@ -154,7 +138,7 @@ void metrics_row(std::ostream& o, const ClassMetrics& m, bool footer) {
     << "<td class=\"num\">" << number(m.recall, 3) << "</td>"
     << "<td class=\"num f1\" style=\"--w:" << number(std::clamp(m.f1, 0.0, 1.0) * 100, 1) << "%\">"
     << number(m.f1, 3) << "</td>"
-    << "<td class=\"num\">" << grouped(m.support) << "</td></tr>\n";
+    << "<td class=\"num\">" << with_commas(m.support) << "</td></tr>\n";
 }
 
 }  // namespace
@@ -212,18 +196,18 @@ std::string render_html_report(const ReportData& d) {
   if (!d.evaluated_on.empty()) o << "<p class=\"note\">Evaluated on " << html_escape(d.evaluated_on) << ".</p>\n";
   o << "<div class=\"cards\">\n";
   if (std::isfinite(accuracy))
-    card(o, "Accuracy", percent(accuracy), has_matrix ? grouped(trace) + " of " + grouped(computed.total) + " correct" : "",
+    card(o, "Accuracy", percent(accuracy), has_matrix ? with_commas(trace) + " of " + with_commas(computed.total) + " correct" : "",
          "card-accuracy");
   if (std::isfinite(d.loss)) card(o, "Loss", number(d.loss, 4), "mean cross-entropy", "card-loss");
-  if (has_matrix) card(o, "Images", grouped(computed.total), std::to_string(d.classes.size()) + " classes", "card-images");
+  if (has_matrix) card(o, "Images", with_commas(computed.total), plural(static_cast<long long>(d.classes.size()), "class", "classes"), "card-images");
   if (has_matrix || !d.mistakes.empty())
-    card(o, "Mistakes", grouped(mistakes_total),
+    card(o, "Mistakes", with_commas(mistakes_total),
          has_matrix && computed.total ? percent(double(mistakes_total) / computed.total) + " error rate" : "",
          "card-mistakes");
   if (has_matrix) card(o, "Macro F1", number(computed.macro_avg.f1, 3), "unweighted mean over classes", "card-f1");
   if (best >= 0) {
     const auto& r = d.history[best];
-    card(o, "Best epoch", std::to_string(r.epoch > 0 ? r.epoch : best + 1) + " of " + std::to_string(d.history.size()),
+    card(o, "Best epoch", with_commas(r.epoch > 0 ? r.epoch : best + 1) + " of " + with_commas(static_cast<long long>(d.history.size())),
          "val. loss " + number(r.val_loss, 4) + ", val. accuracy " + percent(r.val_accuracy), "card-best-epoch");
   }
   o << "</div></section>\n";
@@ -243,7 +227,7 @@ std::string render_html_report(const ReportData& d) {
          "epoch with the lowest validation loss (the checkpoint that is kept).</p>\n"
       << "<figure><img class=\"plot\" width=\"1200\" height=\"480\" alt=\"training and validation accuracy and loss per epoch\" src=\""
       << data_uri("image/svg+xml", curves_svg(d.history, d.title)) << "\"></figure>\n";
-    o << "<details><summary>Per-epoch numbers (" << d.history.size() << " epochs)</summary>\n"
+    o << "<details><summary>Per-epoch numbers (" << plural(static_cast<long long>(d.history.size()), "epoch") << ")</summary>\n"
       << "<div class=\"table-scroll\"><table class=\"history\"><thead><tr><th>epoch</th><th class=\"phase\">phase</th>"
       << "<th>loss</th><th>accuracy</th><th>val. loss</th><th>val. accuracy</th><th>learning rate</th>"
       << "<th>seconds</th><th>images/s</th></tr></thead><tbody>\n";
@@ -269,7 +253,7 @@ std::string render_html_report(const ReportData& d) {
     o << "</tbody>";
     if (has_matrix) {
       o << "<tfoot><tr><th>accuracy</th><td class=\"num\"></td><td class=\"num\"></td><td class=\"num\">"
-        << number(computed.accuracy, 3) << "</td><td class=\"num\">" << grouped(computed.total) << "</td></tr>\n";
+        << number(computed.accuracy, 3) << "</td><td class=\"num\">" << with_commas(computed.total) << "</td></tr>\n";
       metrics_row(o, computed.macro_avg, true);
       metrics_row(o, computed.weighted_avg, true);
       o << "</tfoot>";
@@ -315,8 +299,9 @@ std::string render_html_report(const ReportData& d) {
     o << "<p class=\"empty\">" << (has_matrix && mistakes_total == 0 ? "No mistakes on this set." : "No mistakes to show.")
       << "</p>\n";
   } else {
-    o << "<p class=\"note\">Showing " << d.mistakes.size() << " of " << grouped(std::max<int64_t>(mistakes_total, d.mistakes.size()))
-      << " misclassified images, the most confident mistakes first.</p>\n<div class=\"mistake-grid\">\n";
+    const int64_t shown_of = std::max<int64_t>(mistakes_total, int64_t(d.mistakes.size()));
+    o << "<p class=\"note\">Showing " << with_commas(static_cast<long long>(d.mistakes.size())) << " of "
+      << plural(shown_of, "misclassified image") << ", the most confident mistakes first.</p>\n<div class=\"mistake-grid\">\n";
     for (const auto& m : d.mistakes) {
       o << "<figure class=\"mistake\"><div class=\"thumb\">";
       if (!m.thumbnail.empty())
