@@ -1,52 +1,105 @@
 // imagefit info MODEL
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/commands.h"
-#include "core/error.h"
 #include "cli/options.h"
+#include "core/error.h"
+#include "core/text.h"
 #include "eval/evaluation_report.h"
+#include "eval/parameter_counts.h"
 #include "weights/model_file.h"
+#include "weights/saved_model.h"
 
 namespace imagefit::cli {
+
+namespace {
+
+// "label:" padded to the value column; a value of several lines continues under its first.
+void print_item(const std::string& label, const std::string& value, size_t indent, size_t width) {
+  std::string out = std::string(indent, ' ') + pad_right(label, width);
+  for (char c : value) {
+    out += c;
+    if (c == '\n') out += std::string(indent + width, ' ');
+  }
+  std::printf("%s\n", out.c_str());
+}
+
+// printable() line by line: the value's own line breaks are kept, nothing else.
+std::string printable_lines(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find('\n', start);
+    out += printable(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    out += '\n';
+    start = end + 1;
+  }
+}
+
+}  // namespace
 
 void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("info", "Show what is in a model file: architecture, classes, preprocessing, training summary.");
+  auto* cmd = app.add_subcommand("info", "Show what is in a model file: architecture, parameters, classes, preprocessing, training summary.");
   cmd->add_option("model", *path, "Model file")->required()->check(existing_file());
   auto config = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json, "Print the metadata as JSON");
+  cmd->add_flag("--json", *json, "Print the metadata as JSON (with created_iso and parameters added)");
   cmd->add_flag("--config", *config,
                 "Print the options the model was trained with, as a file for 'imagefit train --config FILE'");
   cmd->callback([path, json, config] {
-    nlohmann::json meta = read_model_metadata(*path);
     if (*config) {
+      nlohmann::json meta = read_model_metadata(*path);
       const auto& training = meta.contains("training") ? meta["training"] : nlohmann::json::object();
       if (!training.contains("config") || !training["config"].is_string())
         throw Error(*path + ": has no recorded config (trained by an older imagefit)");
       std::cout << training["config"].get<std::string>();
       return;
     }
+    SavedModel model = load_model(*path);
+    nlohmann::json& meta = model.metadata;
+    const nlohmann::json training = meta.value("training", nlohmann::json::object());
+    const ParameterCounts parameters = count_parameters(model.network, training);
+    const std::string created = created_text(meta);
     if (*json) {
-      std::cout << meta.dump(2) << std::endl;
+      if (!created.empty()) meta["created_iso"] = created;
+      meta["parameters"] = parameters_json(parameters);
+      std::cout << meta.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
       return;
     }
     const auto& net = meta["network"];
-    std::printf("model:          %s (format version %d)\n", path->c_str(), meta.value("format_version", 0));
-    std::printf("architecture:   %s", net.value("arch", "?").c_str());
-    if (net.value("alpha", 1.0) != 1.0) std::printf(" alpha=%g", net.value("alpha", 1.0));
-    std::printf("\ninput:          %dx%d RGB (resize %s), normalization %s\n", net.value("image_size", 0),
-                net.value("image_size", 0), net.value("resize", "squash").c_str(), net.value("normalization", "?").c_str());
-    std::printf("classes (%zu):  ", net["classes"].size());
-    for (size_t i = 0; i < net["classes"].size(); ++i) std::printf("%s%s", i ? ", " : "", net["classes"][i].get<std::string>().c_str());
-    std::printf("\nhead:           %s pooling, hidden %lld, dropout %.2f\n", net["head"].value("pooling", "?").c_str(),
-                (long long)net["head"].value("hidden", 0), net["head"].value("dropout", 0.0));
-    if (meta.contains("training")) {
-      std::printf("training:\n");
+    const size_t w = 14;  // "architecture: "
+    std::string file = printable(*path) + " (format version " + std::to_string(meta.value("format_version", 0));
+    if (meta.contains("imagefit_version") && meta["imagefit_version"].is_string())
+      file += ", imagefit " + meta["imagefit_version"].get<std::string>();
+    print_item("model:", file + ")", 0, w);
+    if (!created.empty()) print_item("created:", created, 0, w);
+    std::string arch = net.value("arch", "?");
+    if (net.value("alpha", 1.0) != 1.0) {
+      char alpha[32];
+      std::snprintf(alpha, sizeof alpha, " (alpha %g)", net.value("alpha", 1.0));
+      arch += alpha;
+    }
+    print_item("architecture:", arch, 0, w);
+    print_item("parameters:", parameters_text(parameters), 0, w);
+    if (parameters.trained >= 0) print_item("trained:", trained_text(parameters), 0, w);
+    const int size = net.value("image_size", 0);
+    print_item("input:", std::to_string(size) + "x" + std::to_string(size) + " RGB (resize " + net.value("resize", "squash") +
+                             "), normalization " + net.value("normalization", "?"), 0, w);
+    std::string classes;
+    for (size_t i = 0; i < net["classes"].size(); ++i) classes += (i ? ", " : "") + printable(net["classes"][i].get<std::string>());
+    print_item("classes:", with_commas(static_cast<long long>(net["classes"].size())) + ": " + classes, 0, w);
+    print_item("head:", head_text(net.value("head", nlohmann::json::object())), 0, w);
+    if (!training.empty()) {
+      std::printf("\ntraining:\n");
       // The per-epoch table is left out: see --json or the .history.csv beside the model.
-      for (const auto& [key, text] : training_summary_items(meta["training"]))
-        std::printf("  %-20s %s\n", key.c_str(), text.c_str());
+      const auto items = training_summary_items(training);
+      size_t label_width = 0;
+      for (const auto& [label, text] : items) label_width = std::max(label_width, display_width(label) + 2);
+      for (const auto& [label, text] : items) print_item(label, printable_lines(text), 2, label_width);
     }
   });
 }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/dataset.h"
+#include "eval/parameter_counts.h"
 #include "models/device.h"
 #include "models/precision.h"
 #include "train/image_cache.h"
@@ -47,8 +48,9 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   torch::set_num_threads(threads);
   const torch::Device device = resolve_device(opt.device);
   SavedModel model = load_model(opt.model);
-  model.network->to(device);
   Evaluation ev;
+  ev.parameters = count_parameters(model.network, model.metadata.value("training", nlohmann::json::object()));
+  model.network->to(device);
   ImageSet set = images_for(opt.data, model.spec.classes, ev.evaluated_on);
   ImageCache cache(set, model.spec.image_size, model.spec.resize, threads, opt.strict, size_t(2) << 30, opt.progress);
   const Precision precision = resolve_precision(precision_from_string(opt.precision), device.is_cuda());
