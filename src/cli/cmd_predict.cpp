@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
 #include "eval/predictor.h"
@@ -32,11 +33,70 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& inputs) {
 }
 
 std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
 }
+
+// The reason alone: read_image_rgb's messages start with the path, which the row already has.
+std::string reason(const std::string& path, const std::string& message) {
+  const std::string prefix = path + ": ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
+// One JSON line; a file name that is not valid UTF-8 is written with U+FFFD, not an exception.
+std::string json_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The plain table: a header, then one aligned row an image (path, label, probability, then the
+// other top-k as "label probability"). Column widths come from the file list and the model's
+// classes, known before the first prediction, so rows print as they are computed. Names are
+// printable(): a file name with an escape sequence cannot drive the terminal.
+class PlainTable {
+ public:
+  static constexpr size_t kMaxPathWidth = 72;  // a longer path overflows its own row only
+  static constexpr size_t kProbWidth = 11;     // "probability"
+  static constexpr size_t kOtherProbWidth = 6; // "100.0%"
+
+  PlainTable(const std::vector<std::string>& files, const std::vector<std::string>& classes, size_t columns)
+      : columns_(columns) {
+    path_width_ = display_width("path");
+    for (const auto& f : files) path_width_ = std::max(path_width_, std::min(kMaxPathWidth, display_width(printable(f))));
+    for (const auto& c : classes) class_width_ = std::max(class_width_, display_width(printable(c)));
+    label_width_ = std::max(display_width("label"), class_width_);
+    other_width_ = std::max(display_width("top " + std::to_string(columns)), class_width_ + 1 + kOtherProbWidth);
+  }
+
+  std::string header() const {
+    std::string h = pad_right("path", path_width_) + "  " + pad_right("label", label_width_) + "  " +
+                    pad_left("probability", kProbWidth);
+    for (size_t k = 2; k <= columns_; ++k)
+      h += "  " + pad_right("top " + std::to_string(k), other_width_);
+    return trim(h);
+  }
+
+  std::string row(const std::string& path, const std::vector<ClassScore>& top) const {
+    std::string r = pad_right(printable(path), path_width_) + "  " + pad_right(printable(top[0].label), label_width_) +
+                    "  " + pad_left(percent(top[0].probability), kProbWidth);
+    for (size_t k = 1; k < top.size(); ++k)
+      r += "  " + pad_right(pad_right(printable(top[k].label), class_width_) + " " + pad_left(percent(top[k].probability), kOtherProbWidth),
+                            other_width_);
+    return trim(r);
+  }
+
+  std::string error_row(const std::string& path, const std::string& why) const {
+    return pad_right(printable(path), path_width_) + "  error: " + printable(why);
+  }
+
+ private:
+  static std::string trim(std::string s) {
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+  }
+  size_t columns_, path_width_, class_width_ = 0, label_width_, other_width_;
+};
 }  // namespace
 
 void add_predict_command(CLI::App& app) {
@@ -61,13 +121,23 @@ void add_predict_command(CLI::App& app) {
   help.batch_size = "Images per forward pass";
   add_common_options(cmd, o->common, {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Config},
                      help);
-  cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,error")->excludes("--json");
+  cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,label_2,probability_2,... (--top-k of them),error")
+      ->excludes("--json");
   cmd->callback([o] {
     apply_threads(o->common.threads);
     auto predictor = Predictor::open(o->model, o->common.device, to_string(o->common.precision));
     const auto files = expand_paths(o->paths);
     if (files.empty()) throw Error("no image files found in the given paths");
-    if (o->csv) std::printf("path,label,probability,error\n");
+    // Columns: the top-k, or every class when the model has fewer.
+    const size_t columns = std::min(size_t(o->top_k), predictor->classes().size());
+    const PlainTable table(files, predictor->classes(), columns);
+    if (o->csv) {
+      std::string header = "path,label,probability";
+      for (size_t k = 2; k <= columns; ++k) header += ",label_" + std::to_string(k) + ",probability_" + std::to_string(k);
+      std::printf("%s,error\n", header.c_str());
+    } else if (!o->common.json) {
+      std::printf("%s\n", table.header().c_str());
+    }
     int failures = 0;
     for (size_t first = 0; first < files.size(); first += size_t(o->common.batch_size)) {
       const size_t last = std::min(files.size(), first + size_t(o->common.batch_size));
@@ -79,7 +149,7 @@ void add_predict_command(CLI::App& app) {
           images.push_back(read_image_rgb(files[i]));
           ok.push_back(i);
         } catch (const Error& e) {
-          errors[i - first] = e.what();
+          errors[i - first] = reason(files[i], e.what());
         }
       }
       auto results = images.empty() ? std::vector<std::vector<ClassScore>>{} : predictor->predict(images, o->top_k);
@@ -88,29 +158,34 @@ void add_predict_command(CLI::App& app) {
         const std::string& err = errors[i - first];
         if (!err.empty()) {
           ++failures;
-          if (o->common.json) std::cout << nlohmann::json{{"path", files[i]}, {"error", err}}.dump() << "\n";
-          else if (o->csv) std::cout << csv_quote(files[i]) << ",,," << csv_quote(err) << "\n";
-          else std::cout << files[i] << ": error: " << err << "\n";
+          if (o->common.json) std::cout << json_line({{"path", files[i]}, {"error", err}}) << "\n";
+          else if (o->csv) std::cout << csv_quote(files[i]) << std::string(2 * columns + 1, ',') << csv_quote(err) << "\n";
+          else std::cout << table.error_row(files[i], err) << "\n";
           continue;
         }
         const auto& top = results[r++];
         if (o->common.json) {
           nlohmann::json t = nlohmann::json::array();
           for (const auto& s : top) t.push_back({{"label", s.label}, {"probability", s.probability}});
-          std::cout << nlohmann::json{{"path", files[i]}, {"label", top[0].label}, {"probability", top[0].probability}, {"top", t}}.dump()
+          std::cout << json_line({{"path", files[i]}, {"label", top[0].label}, {"probability", top[0].probability}, {"top", t}})
                     << "\n";
         } else if (o->csv) {
-          std::printf("%s,%s,%.6f,\n", csv_quote(files[i]).c_str(), csv_quote(top[0].label).c_str(), top[0].probability);
+          std::string line = csv_quote(files[i]);
+          for (size_t k = 0; k < columns; ++k) {
+            char p[32] = "";
+            if (k < top.size()) std::snprintf(p, sizeof p, "%.6f", top[k].probability);
+            line += "," + (k < top.size() ? csv_quote(top[k].label) : std::string()) + "," + p;
+          }
+          std::cout << line << ",\n";
         } else {
-          std::printf("%s: %s %.3f", files[i].c_str(), top[0].label.c_str(), top[0].probability);
-          for (size_t k = 1; k < top.size(); ++k) std::printf("  (%s %.3f)", top[k].label.c_str(), top[k].probability);
-          std::printf("\n");
+          std::cout << table.row(files[i], top) << "\n";
         }
       }
       std::cout.flush();
     }
     if (failures > 0) {
-      std::fprintf(stderr, "imagefit: %d of %zu files could not be read\n", failures, files.size());
+      std::fprintf(stderr, "imagefit: %s of %s could not be read\n", with_commas(failures).c_str(),
+                   plural(static_cast<long long>(files.size()), "file").c_str());
       throw CLI::RuntimeError(1);
     }
   });
