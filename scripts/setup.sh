@@ -7,7 +7,7 @@ want_test=0
 
 pkgs=(build-essential cmake pkg-config
       libtorch-dev libopencv-dev libhdf5-dev libopenblas0-pthread
-      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev
+      libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libgloo-dev
       libcairo2-dev libonnx-dev libprotobuf-dev libzip-dev libgtest-dev)
 if (( want_test )); then
   pkgs+=(python3-torch python3-torchvision python3-numpy python3-h5py python3-onnx chromium wrk)

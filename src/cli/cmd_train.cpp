@@ -145,6 +145,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", opt->resume,
                 "Continue an interrupted run from its last completed epoch (MODEL.resume, written after each "
                 "epoch; give the same command and options as before)");
+  cmd->add_flag("--distributed", opt->distributed,
+                "Data-parallel training over processes: reads MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK as "
+                "torchrun sets them (or start it with 'imagefit launch --nproc N -- train ...'); rank 0 writes the model");
+  cmd->add_option("--dist-timeout", opt->dist_timeout,
+                  "Seconds a rank waits for the others before the run stops with an error (a rank died or hung)")
+      ->capture_default_str()
+      ->check(real_range(1, 86400));
   cmd->add_flag("--strict", opt->strict, "Unreadable images are errors (default: reported and skipped)");
   cmd->callback([opt, common] {
     opt->threads = common->threads;
@@ -159,7 +166,9 @@ void add_train_command(CLI::App& app) {
     opt->config = config_text(*opt);
     install_interrupt_handler();
     nlohmann::json summary = train_model(*opt, [] { return interrupted(); });
-    if (common->json) {
+    const bool reports = summary.value("rank", 0) == 0;  // rank 0 reports for the run
+    if (!reports) {
+    } else if (common->json) {
       std::cout << summary.dump(2) << std::endl;
     } else {
       std::printf("best epoch %d: val_loss %.4f val_accuracy %.4f\n", summary["best_epoch"].get<int>(),
@@ -172,7 +181,7 @@ void add_train_command(CLI::App& app) {
     if (interrupted()) throw CLI::RuntimeError(130);
     if (summary.value("diverged", false)) {
       // The model file holds the best epoch before the loss blew up; scripts still see a failure.
-      std::fprintf(stderr, "imagefit: error: %s\n", summary["stopped"].get<std::string>().c_str());
+      if (reports) std::fprintf(stderr, "imagefit: error: %s\n", summary["stopped"].get<std::string>().c_str());
       throw CLI::RuntimeError(1);
     }
   });

@@ -1,4 +1,5 @@
 // imagefit: from a folder of labelled images to a served image classifier, in one binary.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -106,7 +107,15 @@ int main(int argc, char** argv) {
   add_weights_command(app);
   add_serve_command(app);
   add_export_command(app);
+  add_launch_command(app);
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args.front() == "launch") {
+    const auto dashes = std::find(args.begin(), args.end(), "--");
+    if (dashes != args.end()) {
+      set_launch_command(std::vector<std::string>(dashes + 1, args.end()));
+      args.erase(dashes, args.end());
+    }
+  }
   try {
     args = expand_config_files(args);
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first

@@ -14,7 +14,8 @@ BatchLoader::BatchLoader(const ImageCache& cache, Normalization norm, SampleTran
 BatchLoader::~BatchLoader() { stop(); }
 
 size_t BatchLoader::samples_per_epoch() const {
-  size_t n = cache_.size();
+  const size_t world = size_t(std::max(1, options_.world));
+  size_t n = (cache_.size() + world - 1) / world;
   if (options_.drop_last && n >= size_t(options_.batch_size)) n -= n % options_.batch_size;
   return n;
 }
@@ -29,6 +30,12 @@ std::vector<size_t> BatchLoader::epoch_order(int epoch) const {
   if (options_.shuffle) {
     Rng rng(mix_seed({options_.seed, 0x0D0E, uint64_t(epoch)}));
     std::shuffle(order.begin(), order.end(), rng);
+  }
+  if (options_.world > 1 && !order.empty()) {
+    const size_t world = size_t(options_.world), per_rank = (order.size() + world - 1) / world;
+    std::vector<size_t> shard;
+    for (size_t j = 0; j < per_rank; ++j) shard.push_back(order[(j * world + size_t(options_.rank)) % order.size()]);
+    return shard;
   }
   return order;
 }
@@ -45,7 +52,9 @@ Batch BatchLoader::make_batch(const std::vector<size_t>& order, size_t first, si
     const size_t idx = order[first + k];
     cv::Mat img = cache_.get(idx);
     if (transform_) {
-      Rng rng(mix_seed({options_.seed, 0xA06, uint64_t(epoch), uint64_t(first + k)}));
+      // Seeded by the position in the whole epoch's order, so a shard augments as the single run does.
+      const uint64_t position = uint64_t(first + k) * uint64_t(std::max(1, options_.world)) + uint64_t(options_.rank);
+      Rng rng(mix_seed({options_.seed, 0xA06, uint64_t(epoch), position}));
       img = transform_(img, rng);
     }
     image_into_tensor(img, norm_, b.images, int64_t(k));

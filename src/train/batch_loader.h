@@ -34,6 +34,10 @@ struct LoaderOptions {
   int threads = 1;    // worker threads that prepare a batch
   int prefetch = 3;   // batches prepared ahead
   uint64_t seed = 0;
+  // Data-parallel training (train/distributed.h): this rank's shard of each epoch's order, as
+  // PyTorch's DistributedSampler takes it (the order padded by wrapping to a multiple of `world`,
+  // then every world-th item from `rank`).
+  int rank = 0, world = 1;
 };
 
 class BatchLoader {
@@ -46,7 +50,7 @@ class BatchLoader {
   std::optional<Batch> next();
   size_t batches_per_epoch() const;
   size_t samples_per_epoch() const;
-  // Order of cache indices for an epoch (exposed for tests).
+  // Order of cache indices for an epoch, this rank's shard of it (exposed for tests).
   std::vector<size_t> epoch_order(int epoch) const;
   // Builds one batch synchronously (used by the producer and by tests).
   Batch make_batch(const std::vector<size_t>& order, size_t first, size_t count, int epoch) const;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "core/text.h"
 #include "data/image_io.h"
 
 namespace imagefit {
@@ -50,7 +51,7 @@ ImageCache::ImageCache(const ImageSet& set, int size, ResizeMode resize, int thr
   }
   if (!bad_.empty()) {
     if (strict) throw Error(bad_[0].reason + (bad_.size() > 1 ? " (and " + std::to_string(bad_.size() - 1) + " more)" : ""));
-    for (const auto& b : bad_) std::fprintf(stderr, "warning: skipped %s\n", b.reason.c_str());
+    for (const auto& b : bad_) std::fprintf(stderr, "warning: skipped %s\n", printable(b.reason).c_str());  // names from disk
     std::fprintf(stderr, "warning: %zu of %zu images could not be read and were skipped (--strict makes this an error)\n",
                  bad_.size(), set.images.size());
     // A class whose every image failed would train as if it did not exist: an error naming its folder.

@@ -63,6 +63,8 @@ struct TrainOptions {
   bool progress = true;           // progress bars and per-epoch lines on stderr
   bool overwrite = false;         // replace an existing output model (--force)
   bool resume = false;            // continue from MODEL.resume (train/checkpoint.h)
+  bool distributed = false;       // data-parallel over torchrun's environment (train/distributed.h)
+  double dist_timeout = 60;       // seconds a collective may wait for the other ranks
   std::string config;             // these options as a --config file (TOML), recorded in the model
 };
 

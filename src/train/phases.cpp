@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/text.h"
 #include "core/random.h"
 #include "models/frozen_features.h"
 #include "train/activation_cache.h"
@@ -45,6 +46,12 @@ std::pair<torch::Tensor, torch::Tensor> train_step(Run& run, torch::optim::Optim
       logits = logits.to(torch::kFloat);
       auto loss = F::cross_entropy(logits, labels);
       loss.backward();
+      if (run.dist) {
+        std::vector<torch::Tensor> params;
+        for (auto& group : optimizer.param_groups())
+          for (auto& p : group.params()) params.push_back(p);
+        run.dist->average_gradients(params);
+      }
       optimizer.step();
       return {logits.detach(), loss.detach()};
     } catch (const c10::Error& e) {
@@ -158,7 +165,8 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
       auto [logits, loss] = train_step(run, optimizer, loop.forward, batch->first.to(run.device), labels);
       const long n = long(labels.size(0));
       const double batch_loss = loss.item<double>();
-      if (!std::isfinite(batch_loss)) {
+      const bool bad = run.dist ? run.dist->any(!std::isfinite(batch_loss)) : !std::isfinite(batch_loss);
+      if (bad) {
         // The weights are now garbage: stop here; the best epoch so far is already saved.
         bar.finish("(diverged)");
         run.diverge(loop.phase, e + 1, batch_loss, optimizer.param_groups().back().options().get_lr());
@@ -179,6 +187,13 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
     }
     const double train_seconds = seconds_since(t0);
     bar.discard();  // the epoch's line follows
+    if (run.dist) {  // the epoch's training metrics over every rank's shard
+      auto sums = torch::tensor({loss_sum, double(correct), double(seen)}, torch::kFloat64);
+      run.dist->all_reduce_sum({sums});
+      loss_sum = sums[0].item<double>();
+      correct = long(std::llround(sums[1].item<double>()));
+      seen = long(std::llround(sums[2].item<double>()));
+    }
     EpochRecord rec;
     rec.phase = loop.phase;
     rec.train_loss = loss_sum / double(std::max(1L, seen));
@@ -191,7 +206,11 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
     rec.learning_rate = optimizer.param_groups().back().options().get_lr();
     rec.seconds = seconds_since(t0);
     rec.images_per_second = double(seen) / std::max(1e-9, train_seconds);
-    const bool go_on = run.state.end_epoch(rec);
+    bool go_on = run.state.end_epoch(rec);
+    if (run.dist && run.dist->any(!go_on)) {  // a time budget reads each rank's clock: stop together
+      go_on = false;
+      run.state.stop = true;
+    }
     if (run.checkpoint) run.checkpoint(e + 1, &optimizer);
     if (!go_on) break;
   }
@@ -223,6 +242,8 @@ torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache
   lo.shuffle = false;
   lo.threads = run.threads;
   lo.seed = mix_seed({run.opt.seed, 0xFEA7, uint64_t(copy)});
+  lo.rank = run.rank();
+  lo.world = run.world();
   BatchLoader loader(cache, run.spec.normalization, transform, lo);
   loader.start_epoch(copy);
   std::vector<torch::Tensor> parts;
@@ -236,7 +257,8 @@ torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache
     if (run.interrupted && run.interrupted()) throw Error("interrupted while computing features");
   }
   bar.finish();
-  return torch::cat(parts);
+  // Each rank computed every world-th image: all of them, in order, on every rank.
+  return run.dist ? run.dist->gather_strided_rows(torch::cat(parts), int64_t(cache.size())) : torch::cat(parts);
 }
 
 torch::Tensor cache_labels(const ImageCache& cache) {
@@ -341,7 +363,10 @@ int Run::resumed_epochs() const {
 }
 
 bool Run::check_interrupt() {
-  if (!was_interrupted && interrupted && interrupted()) {
+  if (was_interrupted) return true;
+  bool now = interrupted && interrupted();
+  if (dist) now = dist->any(now);  // every rank stops at the same step, or the others would wait on it
+  if (now) {
     was_interrupted = true;
     state.request_stop("interrupted");
   }
@@ -380,6 +405,8 @@ ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& trai
       params["fc.weight"].copy_(fit.weight);
       params["fc.bias"].copy_(fit.bias);
     }
+    // The ranks fitted the same features; rank 0's head makes them agree to the last bit.
+    if (run.dist) run.dist->broadcast(run.net->head()->parameters());
     EpochRecord rec;
     rec.phase = "probe";
     rec.train_loss = fit.train_loss;
@@ -396,6 +423,7 @@ ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& trai
     run.state.end_epoch(rec);
   } else {
     train_head_on_features(run, phase.epochs, train_x, train_y, val_x, val_y);
+    if (run.dist) run.dist->broadcast(run.net->head()->parameters());
     result.metadata["head_solver"] = "epochs";
   }
   if (run.state.best_epoch > 0) {
@@ -439,6 +467,8 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   lo.shuffle = true;
   lo.threads = run.threads;
   lo.seed = run.opt.seed;
+  lo.rank = run.rank();
+  lo.world = run.world();
   const size_t first_trainable = size_t(n_stages - n);
 
   std::unique_ptr<ActivationCache> acts;
@@ -454,8 +484,8 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
       acts = std::make_unique<ActivationCache>(run.net, run.spec.image_size, run.spec.normalization, train, val,
                                                aug.transform, ao, run.device, run.interrupted);
       if (run.opt.progress)
-        std::fprintf(stderr, "activation cache: %d cop%s of the frozen stages' output, %.0f MiB (%s)\n", acts->copies(),
-                     acts->copies() == 1 ? "y" : "ies", double(acts->bytes()) / (1 << 20),
+        std::fprintf(stderr, "activation cache: %s of the frozen stages' output, %.0f MiB (%s)\n",
+                     plural(acts->copies(), "copy", "copies").c_str(), double(acts->bytes()) / (1 << 20),
                      acts->stored_type() == torch::kBFloat16 ? "bf16" : "fp32");
       meta["activation_cache_copies"] = acts->copies();
     } catch (const Error& e) {
@@ -519,6 +549,8 @@ void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, cons
   lo.shuffle = true;
   lo.threads = run.threads;
   lo.seed = run.opt.seed;
+  lo.rank = run.rank();
+  lo.world = run.world();
   EpochLoop loop;
   loop.phase = "train";
   loop.epochs = phase.epochs;

@@ -15,6 +15,7 @@
 #include "train/augmentation.h"
 #include "train/callbacks.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/image_cache.h"
 #include "train/optimizer.h"
 #include "train/options.h"
@@ -41,6 +42,10 @@ struct Run {
   const Checkpoint* resume = nullptr;
   int phase_index = 0;
   std::function<void(int phase_epochs_done, torch::optim::Optimizer*)> checkpoint;
+  // Data-parallel training (train/distributed.h): null in a single process.
+  Distributed* dist = nullptr;
+  int rank() const { return dist ? dist->rank() : 0; }
+  int world() const { return dist ? dist->world_size() : 1; }
 
   bool check_interrupt();  // polls `interrupted`; on true, stops the phase as "interrupted"
   void diverge(const std::string& phase, int epoch, double loss, double lr);  // records a nan/inf loss and stops the run

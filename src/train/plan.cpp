@@ -1,5 +1,7 @@
 #include "train/plan.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -20,11 +22,6 @@ std::string to_string(PhaseKind k) {
 
 namespace {
 
-std::string percent(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f%%", 100 * v);
-  return b;
-}
 
 std::string seconds_text(double s) {
   char b[32];
@@ -205,18 +202,17 @@ std::string TrainPlan::summary() const {
         if (p.feature_copies) s += " (+" + std::to_string(p.feature_copies) + " augmented copies)";
         break;
       case PhaseKind::HeadEpochs:
-        s += "head on frozen features for " + std::to_string(p.epochs) + " epochs";
+        s += "head on frozen features for " + plural(p.epochs, "epoch");
         break;
       case PhaseKind::FineTune:
         s += "fine-tune " + (p.unfreeze == p.stages ? std::string("the whole backbone")
                                                     : "the last " + std::to_string(p.unfreeze) + " of " +
                                                           std::to_string(p.stages) + " stages") +
-             (p.cache_bottom ? " (frozen stages run once per image)" : "") + " for up to " + std::to_string(p.epochs) +
-             " epochs";
-        if (p.patience) s += ", stopping " + std::to_string(p.patience) + " epochs after the best";
+             (p.cache_bottom ? " (frozen stages run once per image)" : "") + " for up to " + plural(p.epochs, "epoch");
+        if (p.patience) s += ", stopping " + plural(p.patience, "epoch") + " after the best";
         break;
       case PhaseKind::Train:
-        s += "train for " + std::to_string(p.epochs) + " epochs";
+        s += "train for " + plural(p.epochs, "epoch");
         if (p.patience) s += " (early stopping after " + std::to_string(p.patience) + ")";
         break;
     }

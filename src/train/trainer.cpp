@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/parallel.h"
+#include "core/text.h"
 #include "data/check.h"
 #include "data/dataset.h"
 #include "models/device.h"
@@ -20,6 +21,7 @@
 #include "models/simple_cnn.h"
 #include "train/augmentation.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/image_cache.h"
 #include "train/phases.h"
 #include "train/plan.h"
@@ -103,11 +105,33 @@ std::string default_weights(const TrainOptions& opt) {
 
 }  // namespace
 
-nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>& interrupted) {
+nlohmann::json train_model(const TrainOptions& options, const std::function<bool()>& interrupted) {
   const auto t_start = Clock::now();
+  // Data-parallel (train/distributed.h): join the group first; ranks other than 0 write only into a
+  // private temporary folder (they need their own best model to continue from) and print nothing.
+  std::unique_ptr<Distributed> dist;
+  TrainOptions local = options;
+  std::optional<TempDir> rank_dir;
+  int default_threads = hardware_threads();
+  if (options.distributed) {
+    const DistributedEnv env = DistributedEnv::from_environment();
+    default_threads = std::max(1, hardware_threads() / env.local_world_size);  // the cores, shared
+    if (env.world_size > 1) {
+      dist = std::make_unique<Distributed>(env, options.dist_timeout);
+      if (!dist->is_main()) {
+        rank_dir.emplace("imagefit-rank" + std::to_string(env.rank));
+        local.output = (rank_dir->path() / fs::path(options.output).filename()).string();
+        local.progress = false;
+        local.overwrite = true;
+        // Resuming: this rank continues from the checkpoint and model rank 0 wrote (a shared folder).
+        if (options.resume && fs::exists(options.output)) fs::copy_file(options.output, local.output);
+      }
+    }
+  }
+  const TrainOptions& opt = local;
   // The output is checked before any work: never over the backbone being read, never into the dataset,
   // never over a model without --force, and a folder that cannot be written fails now, not after epoch 1.
-  const std::string resume_file = checkpoint_path(opt.output);
+  const std::string resume_file = checkpoint_path(options.output);  // rank 0's, read by every rank
   if (!opt.resume && !opt.overwrite && fs::exists(opt.output) && fs::exists(resume_file))
     throw UsageError("-o " + opt.output + ": an unfinished run left its checkpoint " + resume_file +
                      " there: add --resume to continue it, or --force to start again");
@@ -117,8 +141,8 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   if (check_output_path(opt.output, {opt.weights}, {opt.data}, opt.overwrite || opt.resume, "-o") && opt.progress)
     std::fprintf(stderr, "created the folder %s\n", fs::path(opt.output).parent_path().string().c_str());
   remove_stale_temp_files(opt.output);
-  remove_stale_temp_files(resume_file);
-  const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
+  if (!dist || dist->is_main()) remove_stale_temp_files(resume_file);
+  const int threads = opt.threads > 0 ? opt.threads : default_threads;
   torch::set_num_threads(threads);
   torch::manual_seed(int64_t(opt.seed));
   if (opt.batch_size < 1) throw UsageError("--batch-size " + std::to_string(opt.batch_size) + ": must be at least 1");
@@ -190,6 +214,11 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     if (spec.arch != "simple-cnn") spec.image_size = opt.image_size > 0 ? opt.image_size : net->backbone()->input_spec().default_size;
   }
   net->to(device);
+  if (dist) {  // every rank starts from rank 0's weights (a scratch network is initialised from the RNG)
+    std::vector<torch::Tensor> state = net->parameters();
+    for (auto& b : net->buffers()) state.push_back(b);
+    dist->broadcast(state);
+  }
 
   // The plan, from what is known and a few timings, printed before the work.
   const Precision precision = resolve_precision(opt.precision, device.is_cuda());
@@ -204,19 +233,27 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     if (planned.size() != plan.phases.size()) throw Error(resume_file + ": its plan has a different number of phases");
     for (size_t i = 0; i < planned.size(); ++i) plan.phases[i].epochs = planned[i];
   }
+  // A time budget fits epochs to this rank's timings: every rank takes rank 0's.
+  if (dist)
+    for (auto& p : plan.phases) p.epochs = int(std::lround(dist->from_main(p.epochs)));
   Augmentation aug = make_augmentation(plan.augment, spec.image_size);
 
   std::filesystem::path out_path(opt.output);
   const auto history_path = out_path.parent_path() / (out_path.stem().string() + ".history.csv");
   const auto curves_path = out_path.parent_path() / (out_path.stem().string() + ".curves.png");
   if (opt.progress) {
-    std::fprintf(stderr, "data: %s: %zu classes, train %zu, validation %zu (%s), test %zu\n", opt.data.c_str(),
-                 ds.classes.size(), ds.train.images.size(), ds.validation.images.size(), val_source.c_str(),
-                 ds.test.images.size());
-    std::fprintf(stderr, "model: %s, %dx%d, batch %d, %d threads, device %s, %s\n", spec.arch.c_str(), spec.image_size,
-                 spec.image_size, opt.batch_size, threads, device.str().c_str(),
+    std::fprintf(stderr, "data: %s: %s, train %s, validation %s (%s), test %s\n", opt.data.c_str(),
+                 plural(long(ds.classes.size()), "class", "classes").c_str(), with_commas(long(ds.train.images.size())).c_str(),
+                 with_commas(long(ds.validation.images.size())).c_str(), val_source.c_str(),
+                 with_commas(long(ds.test.images.size())).c_str());
+    std::fprintf(stderr, "model: %s, %dx%d, batch %d, %s, device %s, %s\n", spec.arch.c_str(), spec.image_size,
+                 spec.image_size, opt.batch_size, plural(threads, "thread").c_str(), device.str().c_str(),
                  describe_precision(opt.precision, precision, device.is_cuda()).c_str());
     std::fprintf(stderr, "%s\n", plan.summary().c_str());
+    if (dist)
+      std::fprintf(stderr, "data-parallel: %d ranks x batch %d = global batch %d (the learning rate is not scaled); each "
+                   "rank trains on its shard of every epoch\n", dist->world_size(), opt.batch_size,
+                   dist->world_size() * opt.batch_size);
   }
 
   ImageCache train_cache(ds.train, spec.image_size, spec.resize, threads, opt.strict, size_t(3) << 30, opt.progress);
@@ -225,6 +262,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   Run run{opt, plan, device, spec, net, TrainState{}, precision, threads, interrupted};
   run.state.start = t_start;
   run.resume = resume.get();
+  run.dist = dist.get();
   nlohmann::json metadata = {{"imagefit_version", "0.1.0"},
                              {"created", std::to_string(std::time(nullptr))},
                              {"training",
@@ -300,6 +338,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                          {"precision", to_string(run.precision)},
                          {"head_dropout", run.spec.head.dropout}};
     if (decided_fine_tune) st["decided_fine_tune"] = *decided_fine_tune;
+    if (dist && !dist->is_main()) return;  // rank 0's checkpoint is the run's
     Checkpoint::save(resume_file, st, *run.net, optimizer, device);
   };
   run.checkpoint = [&](int done, torch::optim::Optimizer* optimizer) {
@@ -341,6 +380,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
           d.fine_tune = *decided_fine_tune;  // a resumed run keeps the first run's decision
           d.why = metadata["training"].value("auto_decision", d.why);
         }
+        if (dist) d.fine_tune = dist->from_main(d.fine_tune ? 1 : 0) > 0.5;  // rank 0's clock decides
         decided_fine_tune = d.fine_tune;
         if (opt.progress) std::fprintf(stderr, "strategy auto: %s: %s\n", d.why.c_str(), d.fine_tune ? "fine-tune" : "feature-extract");
         metadata["training"]["auto_decision"] = d.why;
@@ -365,7 +405,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
   if (run.was_interrupted && fs::exists(resume_file) && opt.progress) {
     std::fprintf(stderr, "interrupted: %zu epoch%s saved in %s; run the same command with --resume to continue\n",
                  run.state.history.size(), run.state.history.size() == 1 ? "" : "s", resume_file.c_str());
-  } else if (!run.was_interrupted) {
+  } else if (!run.was_interrupted && (!dist || dist->is_main())) {
     std::error_code ec;
     fs::remove(resume_file, ec);  // finished (or diverged, which a resume would repeat)
   }
@@ -397,7 +437,7 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
                             {"curves", curves_path.string()},
                             {"stopped", run.was_interrupted ? nlohmann::json("interrupted") : nlohmann::json(nullptr)}};
   if (plan.estimated_seconds > 0) summary["estimated_seconds"] = plan.estimated_seconds;
-  if (ds.has_test() && !run.was_interrupted) {
+  if (ds.has_test() && !run.was_interrupted && (!dist || dist->is_main())) {
     ImageCache test_cache(ds.test, spec.image_size, spec.resize, threads, opt.strict, size_t(1) << 30, opt.progress);
     FrozenFeatures frozen(best.network, spec.image_size, run.precision);
     Scores t = score_images(best.network, test_cache, spec.normalization, std::max(64, opt.batch_size), device,
@@ -409,6 +449,8 @@ nlohmann::json train_model(const TrainOptions& opt, const std::function<bool()>&
     best.metadata["training"]["test_accuracy"] = t.accuracy;
   }
   summary["diverged"] = run.diverged;
+  summary["rank"] = dist ? dist->rank() : 0;
+  summary["world_size"] = dist ? dist->world_size() : 1;
   summary["seconds"] = seconds_since(t_start);
   best.metadata["training"]["seconds"] = summary["seconds"];
   // Settings decided after the best epoch was saved (the strategy `auto` chose, ...).
