@@ -14,8 +14,10 @@ BatchLoader::BatchLoader(const ImageCache& cache, Normalization norm, SampleTran
 BatchLoader::~BatchLoader() { stop(); }
 
 size_t BatchLoader::samples_per_epoch() const {
-  const size_t world = size_t(std::max(1, options_.world));
-  size_t n = (cache_.size() + world - 1) / world;
+  const size_t world = size_t(std::max(1, options_.world)), rank = size_t(std::max(0, options_.rank));
+  size_t n = options_.pad_shards || world == 1 ? (cache_.size() + world - 1) / world
+             : cache_.size() > rank              ? (cache_.size() - rank + world - 1) / world
+                                                 : 0;
   if (options_.drop_last && n >= size_t(options_.batch_size)) n -= n % options_.batch_size;
   return n;
 }
@@ -34,7 +36,11 @@ std::vector<size_t> BatchLoader::epoch_order(int epoch) const {
   if (options_.world > 1 && !order.empty()) {
     const size_t world = size_t(options_.world), per_rank = (order.size() + world - 1) / world;
     std::vector<size_t> shard;
-    for (size_t j = 0; j < per_rank; ++j) shard.push_back(order[(j * world + size_t(options_.rank)) % order.size()]);
+    for (size_t j = 0; j < per_rank; ++j) {
+      const size_t at = j * world + size_t(options_.rank);
+      if (at >= order.size() && !options_.pad_shards) break;
+      shard.push_back(order[at % order.size()]);
+    }
     return shard;
   }
   return order;

@@ -38,6 +38,7 @@ struct LoaderOptions {
   // PyTorch's DistributedSampler takes it (the order padded by wrapping to a multiple of `world`,
   // then every world-th item from `rank`).
   int rank = 0, world = 1;
+  bool pad_shards = true;  // false (evaluation): no item twice, the last shards one item shorter
 };
 
 class BatchLoader {

@@ -225,8 +225,13 @@ void train_on_images(Run& run, EpochLoop& loop, const ImageCache& train, const I
   loop.validate = [&, net]() mutable {
     Classifier c = net;
     Scores v = score_images(c, val, run.spec.normalization, batch, run.device, run.threads,
-                            run.opt.progress ? "validation" : "");
-    return std::make_pair(v.loss, v.accuracy);
+                            run.opt.progress ? "validation" : "", nullptr, run.rank(), run.world());
+    if (!run.dist) return std::make_pair(v.loss, v.accuracy);
+    // Each rank scored every world-th image: the sums over all of them.
+    auto sums = torch::tensor({v.loss * double(v.count()), v.accuracy * double(v.count()), double(v.count())}, torch::kFloat64);
+    run.dist->all_reduce_sum({sums});
+    const double n = std::max(1.0, sums[2].item<double>());
+    return std::make_pair(sums[0].item<double>() / n, sums[1].item<double>() / n);
   };
   ImageSource source(train, run.spec.normalization, aug.transform, lo);
   run_epochs(run, loop, source, optimizer);
@@ -518,17 +523,27 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
     const torch::Tensor labels = cache_labels(val);
     loop.validate = [&, net, first_trainable, last]() mutable {
       net->eval();
-      const auto& v = acts->validation();
-      double loss = 0;
-      long correct = 0;
+      // This rank's rows (every world-th; all of them in a single process).
+      const auto rows = torch::arange(run.rank(), acts->validation().size(0), run.world(), torch::kInt64);
+      const auto v = acts->validation().index_select(0, rows);
+      const auto vy = labels.index_select(0, rows);
+      double loss = 0, correct = 0;
       for (int64_t i = 0; i < v.size(0); i += batch) {
         auto x = v.slice(0, i, std::min(v.size(0), i + batch)).to(run.device, torch::kFloat);
         auto logits = net->head()->forward(net->run_stages(x, first_trainable, last)).to(torch::kCPU, torch::kFloat);
-        auto y = labels.slice(0, i, i + logits.size(0));
+        auto y = vy.slice(0, i, i + logits.size(0));
         loss += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-        correct += logits.argmax(1).eq(y).sum().item<long>();
+        correct += double(logits.argmax(1).eq(y).sum().item<long>());
       }
-      return std::make_pair(loss / double(v.size(0)), double(correct) / double(v.size(0)));
+      double n = double(v.size(0));
+      if (run.dist) {
+        auto sums = torch::tensor({loss, correct, n}, torch::kFloat64);
+        run.dist->all_reduce_sum({sums});
+        loss = sums[0].item<double>();
+        correct = sums[1].item<double>();
+        n = sums[2].item<double>();
+      }
+      return std::make_pair(loss / std::max(1.0, n), correct / std::max(1.0, n));
     };
     ActivationSource source(*acts, train, cache_labels(train), run.spec.normalization, lo);
     run_epochs(run, loop, source, *optimizer);

@@ -7,7 +7,7 @@ namespace imagefit {
 
 Scores score_images(Classifier& network, const ImageCache& cache, Normalization norm, int batch_size,
                     const torch::Device& device, int threads, const std::string& progress_label,
-                    FrozenFeatures* frozen) {
+                    FrozenFeatures* frozen, int shard_rank, int shard_world) {
   Scores s;
   if (cache.size() == 0) return s;
   torch::NoGradGuard no_grad;
@@ -17,6 +17,9 @@ Scores score_images(Classifier& network, const ImageCache& cache, Normalization 
   lo.batch_size = batch_size;
   lo.shuffle = false;
   lo.threads = threads;
+  lo.rank = shard_rank;
+  lo.world = shard_world;
+  lo.pad_shards = false;
   BatchLoader loader(cache, norm, nullptr, lo);
   loader.start_epoch(0);
   std::unique_ptr<ProgressBar> bar;
@@ -45,8 +48,8 @@ Scores score_images(Classifier& network, const ImageCache& cache, Normalization 
   }
   // Validation is summarized by the epoch's line; other passes (test) keep theirs.
   if (bar) progress_label == "validation" ? bar->discard() : bar->finish();
-  s.loss = loss_sum / double(seen);
-  s.accuracy = double(correct) / double(seen);
+  s.loss = seen ? loss_sum / double(seen) : 0;  // an empty shard: nothing to average
+  s.accuracy = seen ? double(correct) / double(seen) : 0;
   if (was_training) network->train();
   return s;
 }

@@ -144,6 +144,32 @@ TEST(Distributed, ShardsOfAnEpochMakeUpTheSingleProcessBatches) {
   }
 }
 
+TEST(Distributed, EvaluationShardsHoldEveryImageOnce) {
+  TempDir dir;
+  ImageSet set;
+  set.classes = {"a", "b"};
+  for (int i = 0; i < 5; ++i) {
+    const std::string p = (dir.path() / (std::to_string(i) + ".png")).string();
+    cv::imwrite(p, cv::Mat(8, 8, CV_8UC3, cv::Scalar(40 * i, 3, 7)));
+    set.images.push_back({p, i % 2});
+  }
+  ImageCache cache(set, 8, ResizeMode::Squash, 1, true, size_t(1) << 20, false);
+  std::multiset<size_t> seen;
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions lo;
+    lo.batch_size = 2;
+    lo.shuffle = false;
+    lo.rank = r;
+    lo.world = 2;
+    lo.pad_shards = false;  // validation: no image counted twice
+    BatchLoader loader(cache, Normalization::Unit, nullptr, lo);
+    EXPECT_EQ(loader.samples_per_epoch(), r == 0 ? 3u : 2u);
+    loader.start_epoch(0);
+    while (auto b = loader.next()) seen.insert(b->indices.begin(), b->indices.end());
+  }
+  EXPECT_EQ(seen, (std::multiset<size_t>{0, 1, 2, 3, 4}));
+}
+
 TEST(Distributed, AveragedGradientsOfTwoProcessesEqualTheWholeBatchGradient) {
   Problem p;
   const auto want = p.grads_of(p.x, p.y);
