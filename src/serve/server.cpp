@@ -23,7 +23,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "data/image_io.h"
-#include "serve/http_server.h"
+#include "http/http_server.h"
 #include "serve/page.h"
 
 namespace imagefit {
