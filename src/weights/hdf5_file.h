@@ -16,7 +16,9 @@ class Hdf5File {
     bool is_float = false;       // float16/32/64 (read_floats converts)
   };
 
-  // Throws Error if the file cannot be read, is not HDF5, or is truncated or damaged.
+  // Throws Error if the file cannot be read, is not HDF5, or is truncated or damaged. A child
+  // process reads it first as weights/keras_h5.cpp does, so that a file on which libhdf5 crashes is
+  // this Error too, not the end of imagefit (hdf5_file.cpp, check_in_child).
   explicit Hdf5File(const std::string& path);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
