@@ -406,7 +406,7 @@ ValuePtr Unpickler::load() {
         const std::string s = line();
         try {
           memo_[std::stoull(s)] = top();
-        } catch (const std::invalid_argument&) {
+        } catch (const std::exception&) {  // not a number, or out of range (found by fuzzing)
           fail("malformed pickle (bad PUT)");
         }
         break;

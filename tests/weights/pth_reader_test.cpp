@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "fixtures/torchvision_fixtures.h"
+#include "weights/pickle_reader.h"
 #include "weights/pretrained.h"
 #include "weights/torchvision_arch.h"
 #include "weights/torchvision_pth.h"
@@ -167,6 +168,35 @@ TEST(PthReader, NonTorchFilesAreErrorsNamingTheFile) {
   write_bytes(empty, "");
   expect_error([&] { read_pth(empty.string()); }, empty, "empty");
   expect_error([&] { read_pth((tmp.path() / "missing.pth").string()); }, tmp.path() / "missing.pth", "cannot open");
+}
+
+// Found by fuzz_pth: a 1.4 KB zip whose directory says data.pkl holds 3.4 GB; the reader allocated
+// that before reading (fuzz/corpus/pth/regress_zip_record_size).
+TEST(PthReader, AZipRecordLargerThanTheArchiveIsAnError) {
+  const fs::path path = test::source_dir() / "fuzz/corpus/pth/regress_zip_record_size";
+  ASSERT_TRUE(fs::exists(path)) << path;
+  expect_error([&] { read_pth(path.string()); }, path, "bytes, more than the archive holds (file corrupt)");
+}
+
+// Protocol 0 writes numbers as text: one too large for 64 bits is a malformed pickle. Found by
+// fuzz_pickle: a PUT of 10^60 escaped as std::out_of_range and ended the program
+// (fuzz/corpus/pickle/regress_put_out_of_range).
+TEST(PickleReader, ProtocolZeroNumbersOutOfRangeAreErrors) {
+  const std::string huge(60, '9');
+  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
+           {"(lp" + huge + "\n.", "bad PUT"},
+           {"(lp0\ng" + huge + "\n.", "bad GET"},
+           {"I" + huge + "\n.", "bad INT"},
+           {"F1e99999\n.", "bad FLOAT"}}) {
+    pickle::Unpickler u(reinterpret_cast<const uint8_t*>(text.data()), text.size(), "p.pkl");
+    try {
+      u.load();
+      ADD_FAILURE() << text << " loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("p.pkl", 0), 0u) << e.what();
+    }
+  }
 }
 
 // A StateDict with the names and shapes Python wrote (the values do not matter for detection).
