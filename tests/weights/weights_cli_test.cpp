@@ -26,6 +26,11 @@ std::string sha256_hex(const std::string& s) {
 
 class WeightsCliTest : public ::testing::Test {
  protected:
+  // The sanitizer build (cmake/sanitize.cmake) does not build the binary.
+  void SetUp() override {
+    if (!fs::exists(imagefit_binary()))
+      GTEST_SKIP() << "skipped: the imagefit binary " << imagefit_binary() << " is not built in this tree";
+  }
   // The command line with an environment that keeps the user's real caches out of the test.
   std::string imagefit(const std::string& args, const std::string& extra_env = "") const {
     return "env -u IMAGEFIT_WEIGHTS_URL_BASE -u XDG_CACHE_HOME IMAGEFIT_CACHE=" + cache_.string() +
