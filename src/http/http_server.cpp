@@ -430,6 +430,21 @@ void HardenedServer::check_framing(Connection& conn, httplib::Request& req) {
   }
 }
 
+void HardenedServer::serve_connection(socket_t sock) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.open;
+    stats_.peak = std::max(stats_.peak, stats_.open);
+  }
+  try {
+    serve(sock);
+  } catch (...) {
+    ::close(sock);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  --stats_.open;
+}
+
 void HardenedServer::shutdown_connections() {
   std::vector<std::thread> threads;
   {
@@ -447,6 +462,22 @@ void HardenedServer::shutdown_connections() {
   }
   wake_.notify_all();
   for (auto& t : threads) t.join();
+}
+
+std::string escape_for_log(const std::string& text) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const unsigned char c : text) {
+    if (c >= 0x21 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace imagefit

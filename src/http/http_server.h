@@ -14,6 +14,8 @@
 //    connection closed (current_framing_error() tells the pre-routing handler);
 //  - a bounded stop: idle and header-reading connections close at once, requests in flight get
 //    `shutdown_grace_ms` to finish reading and writing.
+// Torch-free (its own library, imagefit_http): the sanitizer build tests it (tests/http/) and
+// fuzzes it (fuzz/http_request.cpp) without the model code; serve/server.cpp puts the model on it.
 #include <httplib.h>
 
 #include <atomic>
@@ -61,6 +63,10 @@ class HardenedServer : public httplib::Server {
 
   ConnectionStats stats() const;
 
+  // Serves one connected socket on the calling thread, as a connection thread does, then closes it
+  // (the fuzz target hands it one end of a socketpair; listening is not needed).
+  void serve_connection(socket_t sock);
+
  private:
   class Connection;
   bool process_and_close_socket(socket_t sock) override;  // called on the accept thread
@@ -84,5 +90,9 @@ class HardenedServer : public httplib::Server {
   ConnectionStats stats_;
   static thread_local Connection* current_;  // the connection this thread is serving
 };
+
+// Escapes what a client sent for a plain-text line (the request log): bytes outside printable
+// ASCII, and the backslash, become \xHH, so a request cannot write a forged line or a terminal escape.
+std::string escape_for_log(const std::string& text);
 
 }  // namespace imagefit

@@ -223,22 +223,6 @@ class DecodeBudget {
 
 }  // namespace
 
-std::string escape_for_log(const std::string& text) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (const unsigned char c : text) {
-    if (c >= 0x21 && c < 0x7f && c != '\\') {
-      out += char(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 struct ModelServer::Impl {
   ServeOptions options;
   std::string model_path, model_name;

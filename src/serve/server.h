@@ -47,10 +47,6 @@ struct ServeStats {
   uint64_t decode_refused = 0;        // 503: the decode budget stayed full for decode_wait_ms
 };
 
-// Escapes what a client sent for a plain-text line (the request log): bytes outside printable
-// ASCII, and the backslash, become \xHH, so a request cannot write a forged line or a terminal escape.
-std::string escape_for_log(const std::string& text);
-
 class ModelServer {
  public:
   // Opens the model and binds host:port. Throws Error naming the file or the address on failure.
