@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the fuzz targets' seed corpora (fuzz/corpus/<target>/): small valid files of each format,
 so that the fuzzer starts from inputs that reach deep into each reader. Needs /usr/bin/python3 with
-torch, h5py, numpy and PIL (scripts/setup.sh --test). Deterministic; rerun only to change the seeds.
+torch, h5py, numpy and PIL (scripts/setup.sh --test), except `make_corpus.py http_request`, which
+writes only the HTTP seeds. Deterministic; rerun only to change the seeds.
 """
 import collections
 import io
@@ -9,12 +10,8 @@ import json
 import os
 import pickle
 import struct
+import sys
 import zipfile
-
-import h5py
-import numpy as np
-import torch
-from PIL import Image
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -24,6 +21,63 @@ def out(target, name, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+
+
+# ---- HTTP: one client's whole stream each (fuzz/http_request.cpp serves it as one connection) ----
+def request(method, path, headers=(), body=b"", version="HTTP/1.1"):
+    head = "%s %s %s\r\n" % (method, path, version) + "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+    return head.encode() + body
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+                    "0000000c4944415408d763f8ffff3f0005fe02fea7d6a4d00000000049454e44ae426082")
+HOST = ("Host", "127.0.0.1")
+boundary = "----imagefit7MA4YWxk"
+multipart = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+             "Content-Type: image/png\r\n\r\n" % boundary).encode() + PNG + (
+             "\r\n--%s\r\nContent-Disposition: form-data; name=\"top_k\"\r\n\r\n3\r\n--%s--\r\n"
+             % (boundary, boundary)).encode()
+SMUGGLED = request("GET", "/smuggled", [HOST])
+chunked = b"4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-Trailer: t\r\n\r\n"
+HTTP = {
+    "get_healthz": request("GET", "/healthz", [HOST]),
+    "head_healthz_http10": request("HEAD", "/healthz", [HOST, ("Connection", "keep-alive")], version="HTTP/1.0"),
+    "get_query_range": request("GET", "/healthz?a=%41&b%5B%5D=1&c", [HOST, ("Range", "bytes=0-3,5-,-2")]),
+    "post_predict": request("POST", "/predict?top_k=2", [HOST, ("Content-Type", "image/png"),
+                                                         ("Content-Length", str(len(PNG)))], PNG),
+    "post_multipart": request("POST", "/api/predict", [HOST, ("Content-Type", "multipart/form-data; boundary=" + boundary),
+                                                       ("Content-Length", str(len(multipart)))], multipart),
+    "post_chunked": request("POST", "/predict", [HOST, ("Transfer-Encoding", "chunked")], chunked),
+    "post_expect_continue": request("POST", "/predict", [HOST, ("Expect", "100-continue"), ("Content-Length", "4")], b"abcd"),
+    "pipelined": request("GET", "/healthz", [HOST]) +
+                 request("POST", "/predict", [HOST, ("Content-Length", "5")], b"hello") +
+                 request("GET", "/nope", [HOST]) +
+                 request("GET", "/healthz", [HOST, ("Connection", "close")]),
+    "unread_body": request("GET", "/healthz", [HOST, ("Content-Length", str(len(SMUGGLED)))], SMUGGLED) +
+                   request("GET", "/healthz", [HOST]),
+    "conflicting_length": request("POST", "/predict", [HOST, ("Content-Length", "5"), ("Content-Length", "30")], b"hello") +
+                          request("GET", "/healthz", [HOST]),
+    "same_length_list": request("POST", "/predict", [HOST, ("Content-Length", "5, 5"), ("Content-Length", "5")], b"hello"),
+    "length_and_chunked": request("POST", "/predict", [HOST, ("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+                                  b"0\r\n\r\n"),
+    "transfer_gzip": request("POST", "/predict", [HOST, ("Transfer-Encoding", "gzip, chunked")], b"0\r\n\r\n"),
+    "bad_length": request("POST", "/predict", [HOST, ("Content-Length", "-1")]),
+    "too_large": request("POST", "/predict", [HOST, ("Content-Length", "100000")], b"x" * 64),
+    "partial_headers": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: abc",
+    "partial_body": request("POST", "/predict", [HOST, ("Content-Length", "1000")], b"only a little"),
+    "put_other": request("PUT", "/x/y", [HOST, ("Content-Length", "2")], b"{}") + request("OPTIONS", "*", [HOST]),
+}
+
+
+for name, data in HTTP.items():
+    out("http_request", name, data)
+if sys.argv[1:] == ["http_request"]:
+    sys.exit(0)
+
+import h5py  # noqa: E402 (the other corpora need these; the HTTP seeds above do not)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 # ---- model files, laid out as weights/model_file.cpp writes them ----

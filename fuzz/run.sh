@@ -3,12 +3,16 @@
 # Usage: fuzz/run.sh FUZZ_BINARY SECONDS SEED_CORPUS_DIR [libFuzzer options...]
 # ctest runs each target for a few seconds; a longer run, e.g. 10 minutes of the .pth reader:
 #   fuzz/run.sh build-asan/fuzz/fuzz_pth 600 fuzz/corpus/pth
+# A dictionary beside this script named after the target (fuzz/http_request.dict for fuzz_http_request)
+# is used when there is one.
 # A finding is written as crash-*/leak-*/timeout-*/oom-* into the work folder printed at the end
 # (reproduce with: FUZZ_BINARY FILE).
 set -euo pipefail
 bin=$1 seconds=$2 seeds=$3
 shift 3
 [[ -x "$bin" ]] || { echo "fuzz: $bin is not built (configure with -DIMAGEFIT_FUZZ=ON)"; exit 77; }
+dict="$(dirname "$0")/$(basename "$bin" | sed 's/^fuzz_//').dict"
+[[ -f "$dict" ]] && set -- -dict="$dict" "$@"
 work=$(mktemp -d "${TMPDIR:-/tmp}/imagefit-fuzz.XXXXXX")
 mkdir -p "$work/corpus"
 # New inputs go to the work corpus; the committed seeds are only read. Leak checking is off:
