@@ -44,26 +44,22 @@ torch::nn::BatchNorm2d batch_norm(int64_t channels, double keras_momentum) {
 }
 
 namespace {
-// A BatchNorm2d whose weight (gamma) is a buffer of ones: registered again as a buffer after the base
-// class made it a parameter (parameters_ is accessible to subclasses only).
-class BatchNormWithoutScaleImpl : public torch::nn::BatchNorm2dImpl {
- public:
-  explicit BatchNormWithoutScaleImpl(const torch::nn::BatchNormOptions& options) : BatchNorm2dImpl(options) {
-    parameters_.erase("weight");
-    weight = register_buffer("weight", torch::ones({options.num_features()}));
-  }
-  // LibTorch does not export BatchNormImplBase's own pretty_print for a subclass's vtable.
-  void pretty_print(std::ostream& stream) const override {
-    stream << "BatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
-           << ", momentum=" << options.momentum().value() << ", scale=False)";
-  }
+// Module::parameters_ is protected: a pointer to it formed in a subclass reaches any module's. (A
+// subclass of BatchNorm2dImpl did the same, but clang then emits construction vtables that need
+// BatchNormImplBase's pretty_print, which LibTorch does not export: the sanitizer build, clang's,
+// failed to link.)
+struct ParameterTable : torch::nn::Module {
+  static auto& of(torch::nn::Module& m) { return m.*(&ParameterTable::parameters_); }
 };
 }  // namespace
 
+// A BatchNorm2d whose weight (gamma) is a buffer of ones: registered again as a buffer after the base
+// class made it a parameter.
 torch::nn::BatchNorm2d batch_norm_without_scale(int64_t channels, double keras_momentum) {
-  std::shared_ptr<torch::nn::BatchNorm2dImpl> impl = std::make_shared<BatchNormWithoutScaleImpl>(
-      torch::nn::BatchNormOptions(channels).eps(1e-3).momentum(1.0 - keras_momentum));
-  return torch::nn::BatchNorm2d(impl);
+  torch::nn::BatchNorm2d bn(torch::nn::BatchNormOptions(channels).eps(1e-3).momentum(1.0 - keras_momentum));
+  ParameterTable::of(*bn).erase("weight");
+  bn->weight = bn->register_buffer("weight", torch::ones({channels}));
+  return bn;
 }
 
 }  // namespace imagefit::keras
