@@ -4,11 +4,12 @@
 # IMAGEFIT_FUZZ implies IMAGEFIT_SANITIZE and adds the libFuzzer targets of fuzz/.
 #
 # Only a subset is built and tested under the sanitizers (IMAGEFIT_SANITIZE_TEST_AREAS): the
-# libraries below the loaders (core, data, models, weights) and the test programs of data/ and
-# weights/, which cover the model-file, .h5 and .pth/pickle loaders, image decoding and split. The
-# imagefit binary is not built there (it would instrument the whole project: CI's time), so tests that
-# run it skip. LibTorch, OpenCV, HDF5 and libzip are not instrumented: ASan still checks every access
-# our code makes, including into their buffers.
+# libraries below the loaders (core, data, models, weights) and http, and the test programs of data/,
+# weights/ and http/, which cover the model-file, .h5 and .pth/pickle loaders, image decoding, split,
+# check and the server's connection handling. The imagefit binary is not built there (it would
+# instrument the whole project: CI's time), so tests that run it skip. LibTorch, OpenCV, HDF5,
+# libzip and cpp-httplib are not instrumented: ASan still checks every access our code makes,
+# including into their buffers.
 if(IMAGEFIT_FUZZ)
   set(IMAGEFIT_SANITIZE ON)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
@@ -17,7 +18,7 @@ if(IMAGEFIT_FUZZ)
 endif()
 
 if(IMAGEFIT_SANITIZE)
-  set(IMAGEFIT_SANITIZE_TEST_AREAS data weights)
+  set(IMAGEFIT_SANITIZE_TEST_AREAS data weights http)
   # -O1: ASan's recommendation (usable speed, accurate stacks); frame pointers for its fast unwinder.
   # Recover off: any UBSan finding fails the test instead of scrolling by.
   set(flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g)
