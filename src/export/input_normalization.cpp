@@ -6,7 +6,8 @@ namespace imagefit {
 // tests compare a graph with the normalization inside against imagefit's own preprocessing.
 ChannelNormalization channel_normalization(Normalization n) {
   static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
-  static const float caffe_mean_rgb[3] = {123.68f, 116.78f, 103.94f};
+  // keras.applications.imagenet_utils.preprocess_input "caffe": mean [103.939, 116.779, 123.68] (BGR).
+  static const float caffe_mean_rgb[3] = {123.68f, 116.779f, 103.939f};
   ChannelNormalization out;
   for (int c = 0; c < 3; ++c) {
     switch (n) {
@@ -31,7 +32,7 @@ std::string normalization_formula(Normalization n) {
     case Normalization::Unit: return "x/255";
     case Normalization::Symmetric: return "x/127.5 - 1";
     case Normalization::ImageNet: return "(x/255 - mean) / std, ImageNet mean and std";
-    case Normalization::Caffe: return "BGR order, x - ImageNet mean (0..255)";
+    case Normalization::Caffe: return "BGR order, x - [103.939, 116.779, 123.68]";
   }
   return "?";
 }

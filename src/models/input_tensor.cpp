@@ -44,7 +44,8 @@ void image_into_tensor(const cv::Mat& rgb, Normalization norm, torch::Tensor& ba
   if (batch.size(2) != h || batch.size(3) != w) throw Error("internal: image size differs from batch size");
   float scale[3], offset[3];  // out = pixel * scale + offset, per RGB channel
   static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
-  static const float caffe_mean_rgb[3] = {123.68f, 116.78f, 103.94f};
+  // keras.applications.imagenet_utils.preprocess_input "caffe": mean [103.939, 116.779, 123.68] (BGR).
+  static const float caffe_mean_rgb[3] = {123.68f, 116.779f, 103.939f};
   int channel_of[3] = {0, 1, 2};  // source channel for output plane c
   for (int c = 0; c < 3; ++c) {
     switch (norm) {

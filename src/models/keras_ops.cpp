@@ -21,11 +21,11 @@ std::pair<int64_t, int64_t> same_padding(int64_t n, int64_t kernel, int64_t stri
 }
 }  // namespace
 
-torch::Tensor pad_same(const torch::Tensor& x, int64_t kernel, int64_t stride) {
+torch::Tensor pad_same(const torch::Tensor& x, int64_t kernel, int64_t stride, double value) {
   const auto [top, bottom] = same_padding(x.size(2), kernel, stride);
   const auto [left, right] = same_padding(x.size(3), kernel, stride);
   if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
-  return torch::constant_pad_nd(x, {left, right, top, bottom}, 0);
+  return torch::constant_pad_nd(x, {left, right, top, bottom}, value);
 }
 
 // hardtanh in fp32 (its fused backward is ~3× cheaper than clamp's: measured in a training-step
@@ -39,9 +39,16 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).groups(groups).bias(false));
 }
 
-torch::nn::BatchNorm2d batch_norm(int64_t channels, double keras_momentum) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(channels).eps(1e-3).momentum(1.0 - keras_momentum));
+torch::nn::BatchNorm2d batch_norm(int64_t channels, double keras_momentum, double epsilon) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(channels).eps(epsilon).momentum(1.0 - keras_momentum));
 }
+
+SeparableConv2dImpl::SeparableConv2dImpl(int64_t in, int64_t out, int64_t kernel, int64_t padding) {
+  depthwise = register_module("depthwise", conv(in, in, kernel, 1, padding, in));
+  pointwise = register_module("pointwise", conv(in, out, 1, 1, 0));
+}
+
+torch::Tensor SeparableConv2dImpl::forward(const torch::Tensor& x) { return pointwise->forward(depthwise->forward(x)); }
 
 namespace {
 // Module::parameters_ is protected: a pointer to it formed in a subclass reaches any module's. (A

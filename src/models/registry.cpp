@@ -8,6 +8,9 @@
 #include "models/keras_inception_v3.h"
 #include "models/keras_mobilenet_v1.h"
 #include "models/keras_mobilenet_v2.h"
+#include "models/keras_resnet.h"
+#include "models/keras_vgg.h"
+#include "models/keras_xception.h"
 
 // torchvision layout
 // (helper: add #include lines for torchvision-layout models here)
@@ -31,6 +34,14 @@ const std::vector<ArchInfo>& architectures() {
        [](const BackboneOptions& o) { return std::make_shared<KerasMobileNetV1Impl>(o.alpha); }},
       {"keras-inception-v3", "keras", "Keras InceptionV3, 299x299 (at least 75), input in [-1, 1], 2048 features",
        [](const BackboneOptions&) { return std::make_shared<KerasInceptionV3Impl>(); }},
+      {"keras-resnet50", "keras", "Keras ResNet50, 224x224 (at least 32), input caffe (BGR minus mean), 2048 features",
+       [](const BackboneOptions&) { return std::make_shared<KerasResNetImpl>(KerasResNetImpl::settings("keras-resnet50")); }},
+      {"keras-vgg16", "keras", "Keras VGG16 convolutional part, 224x224 (at least 32), input caffe, 512 features",
+       [](const BackboneOptions&) { return std::make_shared<KerasVggImpl>(KerasVggImpl::settings("keras-vgg16")); }},
+      {"keras-vgg19", "keras", "Keras VGG19 convolutional part, 224x224 (at least 32), input caffe, 512 features",
+       [](const BackboneOptions&) { return std::make_shared<KerasVggImpl>(KerasVggImpl::settings("keras-vgg19")); }},
+      {"keras-xception", "keras", "Keras Xception, 299x299 (at least 71), input in [-1, 1], 2048 features",
+       [](const BackboneOptions&) { return std::make_shared<KerasXceptionImpl>(); }},
       // --- torchvision layout (one line an architecture) ---
       {"resnet18", "torchvision", "torchvision ResNet-18, 512 features",
        [](const BackboneOptions&) { return std::make_shared<ResNetImpl>(18); }},

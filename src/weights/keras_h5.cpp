@@ -6,12 +6,16 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "models/keras_inception_v3.h"
 #include "models/keras_mobilenet_v1.h"
 #include "models/keras_mobilenet_v2.h"
+#include "models/keras_resnet.h"
+#include "models/keras_vgg.h"
+#include "models/keras_xception.h"
 #include "weights/hdf5_file.h"
 
 namespace imagefit {
@@ -52,17 +56,32 @@ const std::vector<KerasArch>& keras_archs() {
   return archs;
 }
 
-// A Keras backbone whose layers Keras names automatically (conv2d_N, batch_normalization_N): the
-// model lists its weighted layers in creation order (models/keras_ops.h LayerSpec).
+// A Keras backbone whose model lists its weighted layers in creation order (models/keras_ops.h
+// LayerSpec): explicitly named layers are matched by name, automatically named ones (conv2d_N,
+// batch_normalization_N) by name or by order.
 struct OrderedKerasArch {
   std::string name;   // registry name
   std::string title;  // for messages
   std::function<std::vector<keras::LayerSpec>()> layers;
+  // The names the architecture's family gives its layers ("" for none): a file with a layer of the
+  // family that this architecture lacks (VGG19's block3_conv4 for VGG16, ResNet101's conv4_block7_*
+  // for ResNet50) is not this architecture.
+  std::string family;
 };
 
 const std::vector<OrderedKerasArch>& ordered_archs() {
+  static const std::string resnet = "conv[0-9]+_(conv|bn)|conv[0-9]+_block[0-9]+_[0-9]+_(conv|bn)";
+  static const std::string vgg = "block[0-9]+_conv[0-9]+";
+  static const std::string xception = "block[0-9]+_(conv|sepconv)[0-9]+(_bn)?";
   static const std::vector<OrderedKerasArch> archs = {
-      {"keras-inception-v3", "Keras InceptionV3", KerasInceptionV3Impl::keras_layers},
+      {"keras-inception-v3", "Keras InceptionV3", KerasInceptionV3Impl::keras_layers, ""},
+      {"keras-resnet50", "Keras ResNet50",
+       [] { return KerasResNetImpl::keras_layers(KerasResNetImpl::settings("keras-resnet50")); }, resnet},
+      {"keras-vgg16", "Keras VGG16", [] { return KerasVggImpl::keras_layers(KerasVggImpl::settings("keras-vgg16")); },
+       vgg},
+      {"keras-vgg19", "Keras VGG19", [] { return KerasVggImpl::keras_layers(KerasVggImpl::settings("keras-vgg19")); },
+       vgg},
+      {"keras-xception", "Keras Xception", KerasXceptionImpl::keras_layers, xception},
   };
   return archs;
 }
@@ -245,7 +264,8 @@ AutoLayers auto_layers(const std::vector<keras::LayerSpec>& specs,
                        const std::vector<Variable>& variables) {
   AutoLayers out;
   for (const auto& spec : specs)
-    if (std::find(out.kinds.begin(), out.kinds.end(), spec.kind) == out.kinds.end()) out.kinds.push_back(spec.kind);
+    if (spec.automatic && std::find(out.kinds.begin(), out.kinds.end(), spec.kind) == out.kinds.end())
+      out.kinds.push_back(spec.kind);
   for (const auto& v : variables) {
     const AutoName n = parse_auto_name(v.layer, out.kinds);
     if (n.number < 0) continue;
@@ -256,15 +276,45 @@ AutoLayers auto_layers(const std::vector<keras::LayerSpec>& specs,
   return out;
 }
 
-// Whether the file holds this architecture: as many layers of each kind as the architecture has.
-bool auto_layers_fit(const std::vector<keras::LayerSpec>& specs, const AutoLayers& found) {
+// Why the file does not hold this architecture ("" when it does): every explicitly named layer
+// present, as many automatically named layers of each kind as the architecture has, and no layer of
+// the architecture's family beyond its own. `missing` counts the explicit layers absent, `distance`
+// those and the family's layers in excess (how far the file is from this architecture).
+std::string fit_problem(const OrderedKerasArch& arch, const std::vector<keras::LayerSpec>& specs,
+                        const std::vector<Variable>& variables,
+                        const std::map<std::string, std::string>& layer_path,
+                        const std::vector<std::string>& layer_names, size_t* missing = nullptr,
+                        size_t* distance = nullptr) {
+  std::vector<std::string> absent;
   std::map<std::string, size_t> wanted;
-  for (const auto& spec : specs) ++wanted[spec.kind];
+  std::set<std::string> own;
+  for (const auto& spec : specs) {
+    if (spec.automatic) {
+      ++wanted[spec.kind];
+    } else {
+      own.insert(spec.name);
+      if (!layer_path.count(spec.name)) absent.push_back(spec.name);
+    }
+  }
+  std::vector<std::string> extra;
+  if (!arch.family.empty()) {
+    const std::regex family(arch.family);
+    for (const auto& l : layer_names)
+      if (!own.count(l) && std::regex_match(l, family)) extra.push_back(l);
+  }
+  if (missing) *missing = absent.size();
+  if (distance) *distance = absent.size() + extra.size();
+  if (!absent.empty()) return "it lacks the layer" + std::string(absent.size() > 1 ? "s " : " ") + list_some(absent);
+  const AutoLayers found = auto_layers(specs, variables);
   for (const auto& [kind, n] : wanted) {
     auto it = found.by_kind.find(kind);
-    if (it == found.by_kind.end() || it->second.size() != n) return false;
+    const size_t have = it == found.by_kind.end() ? 0 : it->second.size();
+    if (have != n)
+      return "it has " + std::to_string(have) + " " + kind + " layers with weights, " + arch.title + " has " +
+             std::to_string(n);
   }
-  return true;
+  if (!extra.empty()) return "it has layers " + arch.title + " does not (a deeper variant?): " + list_some(extra);
+  return "";
 }
 
 // Reads an automatically named architecture: each of the model's layers takes the file layer of the
@@ -278,15 +328,19 @@ KerasBackboneWeights read_auto_named(const std::string& path, const Hdf5File& fi
   const std::vector<keras::LayerSpec> specs = arch.layers();
   AutoLayers found = auto_layers(specs, variables);
   std::map<std::string, size_t> wanted;
-  for (const auto& spec : specs) ++wanted[spec.kind];
+  for (const auto& spec : specs)
+    if (spec.automatic) ++wanted[spec.kind];
   for (const auto& kind : found.kinds) {
     const size_t have = found.by_kind.count(kind) ? found.by_kind.at(kind).size() : 0;
     if (have != wanted[kind])
       throw Error(path + ": does not fit " + arch.title + " (" + arch.name + "): it has " + std::to_string(have) + " " +
                   kind + " layers with weights, " + arch.title + " has " + std::to_string(wanted[kind]));
   }
-  bool by_name = true;
-  for (const auto& spec : specs) by_name = by_name && found.variables.count(spec.name);
+  bool by_name = true;  // for the automatically named layers; explicit names always match by name
+  for (const auto& spec : specs)
+    if (spec.automatic) by_name = by_name && found.variables.count(spec.name);
+  std::map<std::string, std::vector<const Variable*>> named;  // explicitly named layer → its variables
+  for (const auto& v : variables) named[v.layer].push_back(&v);
   std::map<std::string, size_t> rank;  // kind → layers of that kind matched so far
   for (auto& [kind, layers] : found.by_kind) {
     std::sort(layers.begin(), layers.end());
@@ -300,17 +354,21 @@ KerasBackboneWeights read_auto_named(const std::string& path, const Hdf5File& fi
   out.arch = arch.name;
   out.matched_by = by_name ? "name" : "order";
   for (const auto& spec : specs) {
-    const size_t r = rank[spec.kind]++;
-    const std::string layer = by_name ? spec.name : found.by_kind.at(spec.kind).at(r).second;
+    const size_t r = spec.automatic ? rank[spec.kind]++ : 0;
+    const bool ordered = spec.automatic && !by_name;
+    const std::string layer = ordered ? found.by_kind.at(spec.kind).at(r).second : spec.name;
     auto misfit = [&](const std::string& why) {
       return Error(path + ": layer " + layer + " does not fit " + arch.title + " (" + arch.name + "): " +
-                   (by_name ? "" : "matched by order to its " + ordinal(r + 1) + " " + spec.kind + " layer (" +
-                                       spec.name + "), ") +
+                   (ordered ? "matched by order to its " + ordinal(r + 1) + " " + spec.kind + " layer (" +
+                                  spec.name + "), "
+                            : "") +
                    why);
     };
+    if (!layer_path.count(layer))
+      throw Error(path + ": does not fit " + arch.title + " (" + arch.name + "): it has no layer " + layer);
     const std::string group = layer_path.at(layer);
     std::map<std::string, const Variable*> vars;
-    for (const Variable* v : found.variables.at(layer)) {
+    for (const Variable* v : spec.automatic ? found.variables.at(layer) : named.at(layer)) {
       if (v->dataset.path.substr(0, v->dataset.path.rfind('/')) != group)
         throw Error(path + ": layer " + layer + " appears twice (" + group + " and " +
                     v->dataset.path.substr(0, v->dataset.path.rfind('/')) + "); cannot tell which backbone to load");
@@ -319,10 +377,13 @@ KerasBackboneWeights read_auto_named(const std::string& path, const Hdf5File& fi
     std::vector<std::string> expected;
     if (spec.kind == "conv2d") {
       expected = {"kernel"};
+    } else if (spec.kind == "separable_conv2d") {
+      expected = {"depthwise_kernel", "pointwise_kernel"};
     } else {
       expected = {"beta", "moving_mean", "moving_variance"};
       if (spec.scale) expected.insert(expected.begin(), "gamma");
     }
+    if (spec.bias) expected.push_back("bias");
     std::string have;
     for (const auto& [n, v] : vars) have += (have.empty() ? "" : ", ") + n;
     if (vars.size() != expected.size())
@@ -331,10 +392,18 @@ KerasBackboneWeights read_auto_named(const std::string& path, const Hdf5File& fi
       auto it = vars.find(name);
       if (it == vars.end()) throw misfit("it holds " + have + "; expected " + list_some(expected));
       const auto& shape = it->second->dataset.shape;
-      const std::vector<int64_t>& want = name == "kernel" ? spec.shape : std::vector<int64_t>{spec.shape.at(0)};
+      const auto& k = spec.shape;
+      const std::vector<int64_t> want = name == "kernel"             ? k
+                                        : name == "depthwise_kernel" ? std::vector<int64_t>{k.at(0), k.at(1), k.at(2), 1}
+                                        : name == "pointwise_kernel" ? std::vector<int64_t>{1, 1, k.at(2), k.at(3)}
+                                        : name == "bias"             ? std::vector<int64_t>{k.back()}
+                                                                     : std::vector<int64_t>{k.at(0)};
       if (shape != want)
         throw misfit(name + " is " + shape_text(shape) + ", expected " + shape_text(want) + " (" + spec.module + ")");
       auto [suffix, tensor] = to_torch(file, *it->second);
+      // A SeparableConv2D's two kernels go to its depthwise and pointwise convolutions (HWIO → OIHW).
+      if (name == "depthwise_kernel") suffix = "depthwise.weight";
+      if (name == "pointwise_kernel") suffix = "pointwise.weight", tensor = tensor.permute({3, 2, 0, 1}).contiguous();
       out.parameters += tensor.numel();
       out.weights.emplace_back(spec.module + "." + suffix, tensor);
     }
@@ -364,21 +433,44 @@ KerasBackboneWeights read_keras_backbone(const std::string& path, const std::str
   std::vector<std::pair<std::string, std::string>> present;  // (name, title)
   for (const auto& a : keras_archs())
     if (layer_path.count(a.stem) && layer_path.count(a.second)) present.emplace_back(a.name, a.title);
+  // The closest explicitly named architecture that does not fit, to say why.
+  const OrderedKerasArch* near = nullptr;
+  std::string near_problem;
+  size_t near_distance = 0;
+  std::map<std::string, std::string> problems;  // architecture → why the file does not fit it
   for (const auto& a : ordered_archs()) {
     const auto specs = a.layers();
-    if (auto_layers_fit(specs, auto_layers(specs, variables))) present.emplace_back(a.name, a.title);
+    size_t missing = 0, distance = 0;
+    const std::string problem = fit_problem(a, specs, variables, layer_path, layer_names, &missing, &distance);
+    if (problem.empty()) {
+      present.emplace_back(a.name, a.title);
+      continue;
+    }
+    problems[a.name] = problem;
+    size_t explicit_layers = 0;
+    for (const auto& s : specs) explicit_layers += !s.automatic;
+    if (explicit_layers > 0 && missing < explicit_layers && (!near || distance < near_distance))
+      near = &a, near_problem = problem, near_distance = distance;
   }
   // An automatically named architecture asked for by name is read even if its layer count is off:
   // read_auto_named then says what does not fit.
   if (const OrderedKerasArch* wanted = find_ordered_arch(hint.arch)) {
     bool found = false;
     for (const auto& p : present) found = found || p.first == wanted->name;
+    bool explicit_names = false;
+    for (const auto& s : wanted->layers()) explicit_names = explicit_names || !s.automatic;
+    if (!found && present.empty() && explicit_names)
+      throw Error(path + ": does not fit " + wanted->title + " (" + wanted->name + "): " + problems.at(wanted->name));
     if (!found && present.empty()) return read_auto_named(path, file, variables, layer_path, *wanted);
   }
+  if (present.empty() && near)
+    throw Error(path + ": has layers of " + near->title + " (" + near->name + ") but does not fit it: " + near_problem);
   if (present.empty()) {
     std::string msg = path + ": no known Keras backbone in this HDF5 file (looked for the layers of " +
                       "keras.applications MobileNetV2 (Conv1, block_N_expand, ...), MobileNet V1 " +
-                      "(conv1, conv_dw_N, ...) and InceptionV3 (94 conv2d_N and 94 batch_normalization_N layers))";
+                      "(conv1, conv_dw_N, ...), InceptionV3 (94 conv2d_N and 94 batch_normalization_N layers), " +
+                      "ResNet50 (conv1_conv, convS_blockB_N_conv, ...), VGG16/VGG19 (block1_conv1, ...) and " +
+                      "Xception (block1_conv1, block2_sepconv1, ...))";
     msg += layer_names.empty() ? "; it holds no weights" : "; its layers: " + list_some(layer_names);
     throw Error(msg);
   }

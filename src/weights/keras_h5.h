@@ -7,7 +7,11 @@
 // (keras-inception-v3), whose layers Keras names automatically (conv2d_N, batch_normalization_N),
 // recognised by its layers' count and matched to the model by name where the names fit (the
 // 2016-2018 files) and else by order (newer files start at conv2d, conv2d_1, ...; Keras itself loads
-// these files by order). `arch_hint` is "" (take what the file holds), an architecture name
+// these files by order); ResNet50 (keras-resnet50), VGG16/VGG19 (keras-vgg16, keras-vgg19) and
+// Xception (keras-xception), matched by their explicit layer names (Xception's four residual
+// convolutions and BatchNorms are automatically named, matched as InceptionV3's), a file of a deeper
+// variant of the family (ResNet101, VGG19 for VGG16) refused; the full-top files' classifier layers
+// are left out. `arch_hint` is "" (take what the file holds), an architecture name
 // ("keras-mobilenet-v2"), or a name with a width ("keras-mobilenet-v2:alpha=0.35").
 #include <string>
 

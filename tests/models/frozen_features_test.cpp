@@ -55,6 +55,9 @@ TEST(FrozenFeatures, KerasMobileNetV1EqualsTheModule) { check("keras-mobilenet-v
 TEST(FrozenFeatures, ResNet18EqualsTheModule) { check("resnet18", 1.0, 64); }
 TEST(FrozenFeatures, MobileNetV3SmallEqualsTheModule) { check("mobilenet_v3_small", 1.0, 64); }
 TEST(FrozenFeatures, KerasInceptionV3EqualsTheModule) { check("keras-inception-v3", 1.0, 75); }
+TEST(FrozenFeatures, KerasResNet50EqualsTheModule) { check("keras-resnet50", 1.0, 64); }
+TEST(FrozenFeatures, KerasVgg16EqualsTheModule) { check("keras-vgg16", 1.0, 32); }
+TEST(FrozenFeatures, KerasXceptionEqualsTheModule) { check("keras-xception", 1.0, 71); }
 
 }  // namespace
 }  // namespace imagefit

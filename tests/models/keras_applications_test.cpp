@@ -1,4 +1,4 @@
-// The Keras Applications backbones beyond MobileNet (InceptionV3): structure without weights, and
+// The Keras Applications backbones beyond MobileNet (InceptionV3, ResNet50, VGG16/19, Xception): structure without weights, and
 // parity with an independent float64 numpy reference (tests/fixtures/keras_reference.py, run with
 // /usr/bin/python3 and h5py) on .h5 files with the real files' layout and random weights, loaded
 // through the same path as `--weights FILE`. The tests that need the reference skip with a message
@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -20,6 +21,9 @@
 #include "core/error.h"
 #include "models/input_tensor.h"
 #include "models/keras_inception_v3.h"
+#include "models/keras_resnet.h"
+#include "models/keras_vgg.h"
+#include "models/keras_xception.h"
 #include "models/registry.h"
 #include "test_support.h"
 #include "weights/keras_h5.h"
@@ -99,6 +103,7 @@ class Reference {
     fs::remove_all(dir_, ec);
   }
   std::string weights(const std::string& layout) const { return (dir_ / ("weights_" + layout + ".h5")).string(); }
+  std::vector<int> sizes() const { return meta_.at("sizes").get<std::vector<int>>(); }
   int64_t batch() const { return meta_.at("batch").get<int64_t>(); }
   int64_t channels() const { return meta_.at("channels").get<int64_t>(); }
   // The N RGB images at `size`.
@@ -139,6 +144,32 @@ void expect_parity(const torch::Tensor& got, const torch::Tensor& ref, const std
   std::printf("[ parity ] %s: max |diff| %.3g (max |ref| %.3g, tolerance %.3g)\n", what.c_str(), diff,
               ref.abs().max().item<double>(), 1e-4 * scale);
   EXPECT_LE(diff, 1e-4 * scale) << what;
+}
+
+// The same in float64: the module converted, its input preprocessed here in float64 as Keras's
+// preprocess_input does ("caffe": BGR minus [103.939, 116.779, 123.68]; "tf": x/127.5 - 1). With
+// fp32 rounding out of the way what remains is the arithmetic itself, which must agree to 1e-9 of
+// the feature scale: a wrong padding, stride or epsilon would not.
+void expect_exact_parity(Pretrained& p, const std::vector<cv::Mat>& images, const torch::Tensor& ref,
+                         const std::string& what) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> planes;
+  for (const auto& m : images)
+    planes.push_back(torch::from_blob(m.data, {m.rows, m.cols, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat64));
+  auto x = torch::stack(planes);
+  if (p.backbone->input_spec().normalization == Normalization::Caffe) {
+    x = x.flip(1) - torch::tensor({103.939, 116.779, 123.68}, torch::kFloat64).view({1, 3, 1, 1});
+  } else {
+    ASSERT_EQ(p.backbone->input_spec().normalization, Normalization::Symmetric);
+    x = x / 127.5 - 1.0;
+  }
+  p.backbone->to(torch::kFloat64);
+  const auto got = p.backbone->forward(x).mean({2, 3});
+  p.backbone->to(torch::kFloat32);
+  const double diff = (got - ref).abs().max().item<double>();
+  const double scale = std::max(1.0, ref.abs().max().item<double>());
+  std::printf("[ parity ] %s, float64: max |diff| %.3g (tolerance %.3g)\n", what.c_str(), diff, 1e-9 * scale);
+  EXPECT_LE(diff, 1e-9 * scale) << what;
 }
 
 // Parameters and buffers as Keras counts them: moving statistics count, the fixed BatchNorm scale
@@ -312,6 +343,246 @@ TEST_F(KerasInceptionV3Parity, FilesThatDoNotFitAreClearErrors) {
   EXPECT_NE(msg.find("keras-inception-v3"), std::string::npos) << msg;
   msg = error_of([] { load_pretrained(ref_->weights("old"), "keras-inception-v3:alpha=0.5"); });
   EXPECT_NE(msg.find("no width multiplier"), std::string::npos) << msg;
+}
+
+
+// --- ResNet50, VGG16, VGG19, Xception ----------------------------------------------------------
+
+// Each module's parameters are the loader's table, layer by layer, in Keras's layout.
+void expect_specs_match_module(BackboneImpl& m, const std::vector<keras::LayerSpec>& specs) {
+  const auto params = m.named_parameters();
+  size_t weights = 0;
+  for (const auto& s : specs) {
+    SCOPED_TRACE(s.module);
+    if (s.kind == "batch_normalization") {
+      EXPECT_EQ(params[s.module + ".weight"].sizes().vec(), s.shape);
+      weights += 2;
+      continue;
+    }
+    const auto& k = s.shape;
+    if (s.kind == "separable_conv2d") {
+      EXPECT_EQ(params[s.module + ".depthwise.weight"].sizes().vec(), (std::vector<int64_t>{k[2], 1, k[0], k[1]}));
+      EXPECT_EQ(params[s.module + ".pointwise.weight"].sizes().vec(), (std::vector<int64_t>{k[3], k[2], 1, 1}));
+      weights += 2;
+    } else {
+      EXPECT_EQ(params[s.module + ".weight"].sizes().vec(), (std::vector<int64_t>{k[3], k[2], k[0], k[1]}));
+      ++weights;
+    }
+    EXPECT_EQ(params.contains(s.module + ".bias"), s.bias);
+    weights += s.bias;
+  }
+  EXPECT_EQ(weights, params.size());  // nothing else is trainable
+}
+
+TEST(KerasResNet50, KerasNamesShapesAndCounts) {
+  KerasResNetImpl m(KerasResNetImpl::settings("keras-resnet50"));
+  const auto params = m.named_parameters();
+  EXPECT_EQ(params["conv1.conv1_conv.weight"].sizes().vec(), (std::vector<int64_t>{64, 3, 7, 7}));
+  EXPECT_TRUE(params.contains("conv1.conv1_conv.bias"));  // use_bias=True
+  EXPECT_EQ(params["conv2_block1.conv2_block1_0_conv.weight"].sizes().vec(), (std::vector<int64_t>{256, 64, 1, 1}));
+  EXPECT_EQ(params["conv5_block3.conv5_block3_3_conv.weight"].sizes().vec(), (std::vector<int64_t>{2048, 512, 1, 1}));
+  EXPECT_FALSE(params.contains("conv2_block2.conv2_block2_0_conv.weight"));  // identity shortcut
+  // The stride is on the first 1x1 of a stage's first block (and its shortcut), as keras.applications.resnet.
+  auto modules = m.named_modules("", false);
+  auto* c = modules["conv3_block1.conv3_block1_1_conv"]->as<torch::nn::Conv2dImpl>();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->options.stride()->at(0), 2);
+  EXPECT_EQ(modules["conv3_block1.conv3_block1_2_conv"]->as<torch::nn::Conv2dImpl>()->options.stride()->at(0), 1);
+  auto* bn = modules["conv4_block6.conv4_block6_3_bn"]->as<torch::nn::BatchNorm2dImpl>();
+  ASSERT_NE(bn, nullptr);
+  EXPECT_DOUBLE_EQ(bn->options.eps(), 1.001e-5);
+  EXPECT_EQ(m.input_spec().default_size, 224);
+  EXPECT_EQ(m.input_spec().normalization, Normalization::Caffe);
+  EXPECT_EQ(m.feature_channels(), 2048);
+  // Keras's ResNet50(include_top=False).summary(): Total params 23,587,712.
+  EXPECT_EQ(keras_param_count(m), 23587712);
+  const auto specs = KerasResNetImpl::keras_layers(KerasResNetImpl::settings("keras-resnet50"));
+  EXPECT_EQ(specs.size(), 2u * 53);  // 53 convolutions, each with its BatchNormalization
+  expect_specs_match_module(m, specs);
+  EXPECT_EQ(make_backbone("keras-resnet50")->arch(), "keras-resnet50");
+  // ResNet101/152 are settings of the same module.
+  EXPECT_EQ(KerasResNetImpl::keras_layers(KerasResNetImpl::settings("keras-resnet101")).size(), 2u * 104);
+}
+
+TEST(KerasResNet50, OutputSizesStagesAndMinimum) {
+  KerasResNetImpl m(KerasResNetImpl::settings("keras-resnet50"));
+  EXPECT_EQ(output_shape(m, 224, 224), (std::vector<int64_t>{1, 2048, 7, 7}));
+  EXPECT_EQ(output_shape(m, 32, 32), (std::vector<int64_t>{1, 2048, 1, 1}));
+  EXPECT_EQ(output_shape(m, 45, 45), (std::vector<int64_t>{1, 2048, 2, 2}));
+  const std::string msg = error_of([&] { output_shape(m, 31, 31); });
+  EXPECT_NE(msg.find("at least 32"), std::string::npos) << msg;
+  const auto stages = m.stages();
+  ASSERT_EQ(stages.size(), 17u);
+  EXPECT_EQ(stages.front(), "conv1");
+  EXPECT_EQ(stages.back(), "conv5_block3");
+  expect_stages_partition(m);
+  expect_stages_compose(m, 32);
+}
+
+TEST(KerasVgg, KerasNamesShapesAndCounts) {
+  KerasVggImpl vgg16(KerasVggImpl::settings("keras-vgg16")), vgg19(KerasVggImpl::settings("keras-vgg19"));
+  EXPECT_EQ(vgg16.named_parameters()["block1.block1_conv1.weight"].sizes().vec(), (std::vector<int64_t>{64, 3, 3, 3}));
+  EXPECT_EQ(vgg16.named_parameters()["block5.block5_conv3.bias"].sizes().vec(), (std::vector<int64_t>{512}));
+  EXPECT_FALSE(vgg16.named_parameters().contains("block5.block5_conv4.weight"));
+  EXPECT_TRUE(vgg19.named_parameters().contains("block3.block3_conv4.weight"));
+  // Keras's VGG16 / VGG19(include_top=False).summary(): 14,714,688 and 20,024,384 parameters.
+  EXPECT_EQ(keras_param_count(vgg16), 14714688);
+  EXPECT_EQ(keras_param_count(vgg19), 20024384);
+  expect_specs_match_module(vgg16, KerasVggImpl::keras_layers(KerasVggImpl::settings("keras-vgg16")));
+  expect_specs_match_module(vgg19, KerasVggImpl::keras_layers(KerasVggImpl::settings("keras-vgg19")));
+  EXPECT_EQ(vgg19.input_spec().normalization, Normalization::Caffe);
+  EXPECT_EQ(vgg19.input_spec().default_size, 224);
+  EXPECT_EQ(output_shape(vgg16, 224, 224), (std::vector<int64_t>{1, 512, 7, 7}));
+  EXPECT_EQ(output_shape(vgg19, 37, 37), (std::vector<int64_t>{1, 512, 1, 1}));
+  const std::string msg = error_of([&] { output_shape(vgg16, 31, 40); });
+  EXPECT_NE(msg.find("at least 32"), std::string::npos) << msg;
+  EXPECT_EQ(vgg16.stages(), (std::vector<std::string>{"block1", "block2", "block3", "block4", "block5"}));
+  expect_stages_partition(vgg19);
+  expect_stages_compose(vgg19, 32);
+  EXPECT_EQ(make_backbone("keras-vgg19")->arch(), "keras-vgg19");
+}
+
+TEST(KerasXception, KerasNamesShapesAndCounts) {
+  KerasXceptionImpl m;
+  const auto params = m.named_parameters();
+  EXPECT_EQ(params["block1.block1_conv1.weight"].sizes().vec(), (std::vector<int64_t>{32, 3, 3, 3}));
+  EXPECT_FALSE(params.contains("block1.block1_conv1.bias"));
+  EXPECT_EQ(params["block2.block2_sepconv1.depthwise.weight"].sizes().vec(), (std::vector<int64_t>{64, 1, 3, 3}));
+  EXPECT_EQ(params["block2.block2_sepconv1.pointwise.weight"].sizes().vec(), (std::vector<int64_t>{128, 64, 1, 1}));
+  EXPECT_EQ(params["block13.conv2d_4.weight"].sizes().vec(), (std::vector<int64_t>{1024, 728, 1, 1}));
+  EXPECT_TRUE(params.contains("block2.batch_normalization_1.weight"));
+  auto* bn = m.named_modules("", false)["block7.block7_sepconv2_bn"]->as<torch::nn::BatchNorm2dImpl>();
+  ASSERT_NE(bn, nullptr);
+  EXPECT_DOUBLE_EQ(bn->options.eps(), 1e-3);
+  EXPECT_EQ(m.input_spec().default_size, 299);
+  EXPECT_EQ(m.input_spec().normalization, Normalization::Symmetric);
+  // Keras's Xception(include_top=False).summary(): Total params 20,861,480.
+  EXPECT_EQ(keras_param_count(m), 20861480);
+  const auto specs = KerasXceptionImpl::keras_layers();
+  expect_specs_match_module(m, specs);
+  size_t automatic = 0;
+  for (const auto& s : specs) automatic += s.automatic;
+  EXPECT_EQ(automatic, 8u);  // the residual conv2d_1..4 and batch_normalization_1..4
+  EXPECT_EQ(output_shape(m, 299, 299), (std::vector<int64_t>{1, 2048, 10, 10}));
+  EXPECT_EQ(output_shape(m, 71, 71), (std::vector<int64_t>{1, 2048, 3, 3}));
+  const std::string msg = error_of([&] { output_shape(m, 70, 70); });
+  EXPECT_NE(msg.find("at least 71"), std::string::npos) << msg;
+  ASSERT_EQ(m.stages().size(), 14u);
+  expect_stages_partition(m);
+  expect_stages_compose(m, 71);
+}
+
+// One architecture's reference files (keras_reference.py) for the parity and refusal tests.
+struct ParityCase {
+  const char* arch;     // keras_reference.py's name
+  const char* imagefit; // the registry name
+  const char* sizes;
+  const char* description;  // Pretrained::description for the old file
+  const char* misfit_layer;
+  const char* misfit_shapes;  // "kernel is A, expected B"
+  const char* missing_layer;
+  const char* deeper_layer;
+};
+
+class KerasApplicationsParity : public ::testing::TestWithParam<ParityCase> {
+ protected:
+  void SetUp() override {
+    if (!python_problem().empty()) return;
+    static std::map<std::string, std::unique_ptr<Reference>> refs;  // one run of the script per architecture
+    auto& r = refs[GetParam().arch];
+    if (!r) r = std::make_unique<Reference>(GetParam().arch, GetParam().sizes, "old,top,new,offset,misfit,missing,deeper,truncated");
+    ref_ = r.get();
+  }
+  Reference* ref_ = nullptr;
+};
+
+TEST_P(KerasApplicationsParity, NotopAndTopFilesAgreeWithTheReference) {
+  REQUIRE_REFERENCE();
+  const ParityCase& c = GetParam();
+  for (const char* layout : {"old", "top"}) {
+    SCOPED_TRACE(layout);
+    Pretrained p = load_pretrained(ref_->weights(layout));  // --weights FILE alone
+    EXPECT_EQ(p.arch, c.imagefit);
+    EXPECT_EQ(p.description, c.description);
+    EXPECT_FALSE(p.backbone->is_training());
+    for (int size : ref_->sizes()) {
+      const std::string what = std::string(c.arch) + " " + layout + " file, " + std::to_string(size) + " px";
+      expect_parity(pooled(p, ref_->images(size)), ref_->features(size), what);
+      if (std::string(layout) == "old") expect_exact_parity(p, ref_->images(size), ref_->features(size), what);
+    }
+  }
+  // The full-top file's classifier is not taken.
+  for (const auto& [name, t] : read_keras_backbone(ref_->weights("top")).weights) {
+    EXPECT_EQ(name.find("fc"), std::string::npos) << name;
+    EXPECT_EQ(name.find("predictions"), std::string::npos) << name;
+  }
+}
+
+TEST_P(KerasApplicationsParity, NestedSavedModelAndOffsetNumbering) {
+  REQUIRE_REFERENCE();
+  const ParityCase& c = GetParam();
+  // A saved model with the backbone nested and a Dense head (conv2d, conv2d_1, ... for the
+  // automatically named layers) and a file numbered from after another model: the same weights.
+  for (const char* layout : {"new", "offset"}) {
+    SCOPED_TRACE(layout);
+    Pretrained p = load_pretrained(ref_->weights(layout), c.imagefit);
+    EXPECT_EQ(p.arch, c.imagefit);
+    const int size = ref_->sizes().front();
+    expect_parity(pooled(p, ref_->images(size)), ref_->features(size), std::string(c.arch) + " " + layout + " file");
+  }
+}
+
+TEST_P(KerasApplicationsParity, FilesThatDoNotFitAreClearErrors) {
+  REQUIRE_REFERENCE();
+  const ParityCase& c = GetParam();
+  // Two layers' weights exchanged: the layer and both shapes named, with the file.
+  std::string msg = error_of([&] { load_pretrained(ref_->weights("misfit")); });
+  EXPECT_NE(msg.find(ref_->weights("misfit")), std::string::npos) << msg;
+  EXPECT_NE(msg.find(std::string("layer ") + c.misfit_layer + " does not fit"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c.misfit_shapes), std::string::npos) << msg;
+  // A layer missing: the architecture and the layer named.
+  msg = error_of([&] { load_pretrained(ref_->weights("missing")); });
+  EXPECT_NE(msg.find(ref_->weights("missing")), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c.imagefit), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c.missing_layer), std::string::npos) << msg;
+  msg = error_of([&] { load_pretrained(ref_->weights("missing"), c.imagefit); });
+  EXPECT_NE(msg.find(c.missing_layer), std::string::npos) << msg;
+  // A layer of a deeper variant (ResNet101's conv4_block7, VGG19's block3_conv4 in a VGG16 file): refused.
+  msg = error_of([&] { load_pretrained(ref_->weights("deeper"), c.imagefit); });
+  EXPECT_NE(msg.find(ref_->weights("deeper")), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c.deeper_layer), std::string::npos) << msg;
+  // Truncated: an error naming the file.
+  msg = error_of([&] { load_pretrained(ref_->weights("truncated")); });
+  EXPECT_NE(msg.find(ref_->weights("truncated")), std::string::npos) << msg;
+  // Another architecture asked for: refused, naming what the file holds.
+  const std::string other = std::string(c.imagefit) == "keras-resnet50" ? "keras-xception" : "keras-resnet50";
+  msg = error_of([&] { load_pretrained(ref_->weights("old"), other); });
+  EXPECT_NE(msg.find(ref_->weights("old")), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c.imagefit), std::string::npos) << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keras, KerasApplicationsParity,
+    ::testing::Values(
+        ParityCase{"resnet50", "keras-resnet50", "64,45,32", "Keras ResNet50 (23,587,712 parameters; layers matched by name)",
+                   "conv2_block1_1_conv", "kernel is 3x3x64x64, expected 1x1x64x64", "conv5_block3_3_conv",
+                   "conv4_block7_1_conv"},
+        ParityCase{"vgg16", "keras-vgg16", "48,37", "Keras VGG16 (14,714,688 parameters; layers matched by name)",
+                   "block1_conv2", "kernel is 3x3x64x128, expected 3x3x64x64", "block5_conv3", "block3_conv4"},
+        ParityCase{"vgg19", "keras-vgg19", "48,37", "Keras VGG19 (20,024,384 parameters; layers matched by name)",
+                   "block1_conv2", "kernel is 3x3x64x128, expected 3x3x64x64", "block5_conv4", "block5_conv5"},
+        ParityCase{"xception", "keras-xception", "96,71", "Keras Xception (20,861,480 parameters; layers matched by name)",
+                   "block2_sepconv1", "depthwise_kernel is 3x3x128x1, expected 3x3x64x1", "block14_sepconv2",
+                   "block15_sepconv1"}),
+    [](const ::testing::TestParamInfo<ParityCase>& info) { return std::string(info.param.arch); });
+
+// A VGG19 file is VGG19, not VGG16 (whose layer names are a subset of it), and the other way round.
+TEST(KerasVggFiles, Vgg19IsNotReadAsVgg16) {
+  REQUIRE_REFERENCE();
+  Reference vgg19("vgg19", "32", "old");
+  EXPECT_EQ(read_keras_backbone(vgg19.weights("old")).arch, "keras-vgg19");
+  std::string msg = error_of([&] { load_pretrained(vgg19.weights("old"), "keras-vgg16"); });
+  EXPECT_NE(msg.find("keras-vgg19"), std::string::npos) << msg;
 }
 
 }  // namespace
