@@ -149,6 +149,38 @@ const std::vector<WeightsEntry>& builtin_entries() {
                           "inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "9a0d58056eeedaa3f26cb7ebd46da564",
                           96112376, 77.9, 56,
                           "Keras InceptionV3, 299x299, with the ImageNet top (dropped: imagefit uses the backbone)"));
+    // keras/applications/resnet.py WEIGHTS_HASHES["resnet50"] (top, notop); vgg16.py, vgg19.py and
+    // xception.py pass file_hash to get_file. Sizes: the Content-Length Keras's download prints
+    // ("94765736/94765736"). Preferences by accuracy for the compute: ResNet50 (4 GFLOPs) near
+    // torchvision's, Xception (8.4 GFLOPs) after it, the VGGs (15.5 and 19.6 GFLOPs) last.
+    v.push_back(keras_app("keras-resnet50", "keras-resnet50", "resnet/",
+                          "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "4d473c1dd8becc155b73f8504c6f6626",
+                          94765736, 74.9, 65, "Keras ResNet50, 224x224, no top (Keras Applications)"));
+    v.push_back(keras_app("keras-resnet50-top", "keras-resnet50", "resnet/",
+                          "resnet50_weights_tf_dim_ordering_tf_kernels.h5", "2cb95161c43110f7111970584f804107",
+                          102967424, 74.9, 66,
+                          "Keras ResNet50, 224x224, with the ImageNet top (dropped: imagefit uses the backbone)"));
+    v.push_back(keras_app("keras-xception", "keras-xception", "xception/",
+                          "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", "b0042744bf5b25fce3cb969f33bebb97",
+                          83683744, 79.0, 75, "Keras Xception, 299x299, no top (Keras Applications)"));
+    v.push_back(keras_app("keras-xception-top", "keras-xception", "xception/",
+                          "xception_weights_tf_dim_ordering_tf_kernels.h5", "0a58e3b7378bc2990ea3b43d5981f1f6",
+                          91884032, 79.0, 76,
+                          "Keras Xception, 299x299, with the ImageNet top (dropped: imagefit uses the backbone)"));
+    v.push_back(keras_app("keras-vgg16", "keras-vgg16", "vgg16/", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          "6d6bbae143d832006294945121d1f1fc", 58889256, 71.3, 200,
+                          "Keras VGG16 convolutional part, 224x224, no top (Keras Applications)"));
+    v.push_back(keras_app("keras-vgg16-top", "keras-vgg16", "vgg16/", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                          "64373286793e3c8b2b4e3219cbf3544b", 553467096, 71.3, 201,
+                          "Keras VGG16, 224x224, with fc1, fc2 and the ImageNet top (dropped: imagefit uses the "
+                          "convolutional part)"));
+    v.push_back(keras_app("keras-vgg19", "keras-vgg19", "vgg19/", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                          "253f8cb515780f3b799900260a226db6", 80134624, 71.3, 210,
+                          "Keras VGG19 convolutional part, 224x224, no top (Keras Applications)"));
+    v.push_back(keras_app("keras-vgg19-top", "keras-vgg19", "vgg19/", "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                          "cbe5617147190e668d6c5d5026f83318", 574710816, 71.3, 211,
+                          "Keras VGG19, 224x224, with fc1, fc2 and the ImageNet top (dropped: imagefit uses the "
+                          "convolutional part)"));
     return v;
   }();
   return entries;

@@ -203,6 +203,43 @@ TEST(WeightsCatalogTest, KerasApplicationsEntries) {
     if (!e.md5.empty()) EXPECT_TRUE(std::regex_match(e.md5, std::regex("[0-9a-f]{32}"))) << e.name;
 }
 
+// keras/applications/resnet.py WEIGHTS_HASHES, vgg16.py, vgg19.py, xception.py: the file_hash values
+// and the sizes Keras's download prints.
+TEST(WeightsCatalogTest, KerasResNetVggXceptionEntries) {
+  struct Expected {
+    const char *name, *arch, *folder, *file, *md5;
+    std::int64_t size;
+  };
+  const Expected expected[] = {
+      {"keras-resnet50", "keras-resnet50", "resnet/", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+       "4d473c1dd8becc155b73f8504c6f6626", 94765736},
+      {"keras-resnet50-top", "keras-resnet50", "resnet/", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+       "2cb95161c43110f7111970584f804107", 102967424},
+      {"keras-vgg16", "keras-vgg16", "vgg16/", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+       "6d6bbae143d832006294945121d1f1fc", 58889256},
+      {"keras-vgg16-top", "keras-vgg16", "vgg16/", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+       "64373286793e3c8b2b4e3219cbf3544b", 553467096},
+      {"keras-vgg19", "keras-vgg19", "vgg19/", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+       "253f8cb515780f3b799900260a226db6", 80134624},
+      {"keras-vgg19-top", "keras-vgg19", "vgg19/", "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+       "cbe5617147190e668d6c5d5026f83318", 574710816},
+      {"keras-xception", "keras-xception", "xception/", "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+       "b0042744bf5b25fce3cb969f33bebb97", 83683744},
+      {"keras-xception-top", "keras-xception", "xception/", "xception_weights_tf_dim_ordering_tf_kernels.h5",
+       "0a58e3b7378bc2990ea3b43d5981f1f6", 91884032},
+  };
+  for (const auto& x : expected) {
+    SCOPED_TRACE(x.name);
+    const WeightsEntry e = find_weights_entry(x.name);
+    EXPECT_EQ(e.arch, x.arch);
+    EXPECT_EQ(e.file_name, x.file);
+    EXPECT_EQ(e.url, std::string("https://storage.googleapis.com/tensorflow/keras-applications/") + x.folder + x.file);
+    EXPECT_EQ(e.md5, x.md5);
+    EXPECT_EQ(e.size_bytes, x.size);
+    EXPECT_TRUE(e.size_exact);
+  }
+}
+
 TEST_F(CachedWeightsTest, Md5OfKerasFilesIsChecked) {
   WeightsEntry entry;
   entry.name = "test-md5";
