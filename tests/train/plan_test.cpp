@@ -65,17 +65,21 @@ TEST(Plan, FineTuneDepthFollowsTheDataSize) {
   auto depth = [](size_t n) { return make_plan(defaults(), data(n), kMobileNet, Precision::FP32).phases[1]; };
   const PhasePlan small = depth(300), medium = depth(1500), large = depth(20000);
   EXPECT_EQ(small.unfreeze, 7);  // the last third
-  EXPECT_EQ(medium.unfreeze, 20);
+  EXPECT_EQ(medium.unfreeze, 13);  // the last two thirds: 20 - 7
   EXPECT_EQ(large.unfreeze, 20);
   // Partial fine-tuning of a backbone that can run its stages separately caches the frozen ones;
   // all stages open, or a backbone that cannot split, or the flag off: no cache.
   EXPECT_TRUE(small.cache_bottom);
-  EXPECT_FALSE(medium.cache_bottom);
+  EXPECT_TRUE(medium.cache_bottom);
   EXPECT_FALSE(large.cache_bottom);
+  const PhasePlan no_split = make_plan(defaults(), data(1500), BackboneFacts{true, 6, false}, Precision::FP32).phases[1];
+  EXPECT_EQ(no_split.unfreeze, 6);  // without the cache, stopping short saves nothing: the whole backbone
+  EXPECT_FALSE(no_split.cache_bottom);
   EXPECT_FALSE(make_plan(defaults(), data(300), BackboneFacts{true, 6, false}, Precision::FP32).phases[1].cache_bottom);
   TrainOptions off = defaults();
   off.cache_activations = false;
   EXPECT_FALSE(make_plan(off, data(300), kMobileNet, Precision::FP32).phases[1].cache_bottom);
+  EXPECT_EQ(make_plan(off, data(1500), kMobileNet, Precision::FP32).phases[1].unfreeze, 20);
   // The user's --unfreeze wins.
   TrainOptions all = defaults();
   all.unfreeze = kUnfreezeAll;
