@@ -8,10 +8,12 @@
 
 namespace imagefit {
 
-FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size, Precision precision, size_t stages_end)
-    : network_(std::move(network)), precision_(precision), stages_end_(stages_end) {
+FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size, Precision precision, size_t stages_end,
+                               size_t stages_begin)
+    : network_(std::move(network)), precision_(precision), stages_end_(stages_end), stages_begin_(stages_begin) {
   const size_t n_stages = network_->backbone()->stages().size();
   if (stages_end_ >= n_stages) stages_end_ = size_t(-1);
+  if (stages_begin_ >= n_stages) throw std::invalid_argument("FrozenFeatures: stages_begin past the last stage");
   try {
     torch::NoGradGuard no_grad;
     network_->eval();
@@ -23,7 +25,8 @@ FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size, Precision
     };
     const auto device = backbone->parameters().empty() ? torch::Device(torch::kCPU) : backbone->parameters()[0].device();
     // Batch 2 so that nothing batch-size specific is recorded; sizes are fixed by the image size.
-    const torch::Tensor example = torch::randn({2, 3, image_size, image_size}, torch::TensorOptions().device(device));
+    torch::Tensor example = torch::randn({2, 3, image_size, image_size}, torch::TensorOptions().device(device));
+    if (stages_begin_ > 0) example = network_->run_stages(example, 0, stages_begin_);
     auto traced = torch::jit::tracer::trace({example}, forward, [](const torch::autograd::Variable&) { return ""; },
                                             /*strict=*/true, /*force_outplace=*/false, &script, {"input"});
     auto method = script._ivalue()->compilation_unit()->create_function(
@@ -38,8 +41,9 @@ FrozenFeatures::FrozenFeatures(Classifier network, int64_t image_size, Precision
 }
 
 torch::Tensor FrozenFeatures::eager(const torch::Tensor& x) {
-  if (stages_end_ == size_t(-1)) return network_->features(x);
-  return network_->run_stages(x, 0, stages_end_);
+  if (stages_begin_ == 0 && stages_end_ == size_t(-1)) return network_->features(x);
+  const size_t end = stages_end_ == size_t(-1) ? network_->backbone()->stages().size() : stages_end_;
+  return network_->run_stages(x, stages_begin_, end);
 }
 
 torch::Tensor FrozenFeatures::operator()(const torch::Tensor& x) {

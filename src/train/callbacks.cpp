@@ -87,15 +87,18 @@ class EpochPrinter : public Callback {
 
 class EarlyStopping : public Callback {
  public:
-  explicit EarlyStopping(int patience) : patience_(patience) {}
-  void on_epoch_end(TrainState& s, const EpochRecord&) override {
-    if (patience_ > 0 && s.epochs_since_best >= patience_)
+  EarlyStopping(int patience, int grace) : patience_(patience), grace_(grace) {}
+  void on_epoch_end(TrainState& s, const EpochRecord& r) override {
+    // This phase's epochs so far, from the history (so a resumed run counts the same).
+    int phase_epochs = 0;
+    for (const auto& h : s.history) phase_epochs += h.phase == r.phase;
+    if (patience_ > 0 && std::min(s.epochs_since_best, phase_epochs - grace_) >= patience_)
       s.request_stop("early stopping: val_loss did not improve on epoch " + std::to_string(s.best_epoch) + " for " +
                      std::to_string(patience_) + " epochs");
   }
 
  private:
-  int patience_;
+  int patience_, grace_;
 };
 
 class TimeBudget : public Callback {
@@ -120,7 +123,7 @@ std::unique_ptr<Callback> history_files(std::filesystem::path csv, std::filesyst
   return std::make_unique<HistoryFiles>(std::move(csv), std::move(png), std::move(title));
 }
 std::unique_ptr<Callback> epoch_printer() { return std::make_unique<EpochPrinter>(); }
-std::unique_ptr<Callback> early_stopping(int patience) { return std::make_unique<EarlyStopping>(patience); }
+std::unique_ptr<Callback> early_stopping(int patience, int grace) { return std::make_unique<EarlyStopping>(patience, grace); }
 std::unique_ptr<Callback> time_budget(double seconds) { return std::make_unique<TimeBudget>(seconds); }
 
 }  // namespace imagefit

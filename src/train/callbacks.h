@@ -50,8 +50,9 @@ std::unique_ptr<Callback> history_files(std::filesystem::path csv, std::filesyst
 // One line an epoch on stderr: "epoch 3/11", the metrics, and in the last phase the time left at
 // most (early stopping may end it sooner).
 std::unique_ptr<Callback> epoch_printer();
-// Ends the phase after `patience` epochs without a better val_loss than the best so far (in any phase).
-std::unique_ptr<Callback> early_stopping(int patience);
+// Ends the phase after `patience` epochs without a better val_loss than the best so far (in any
+// phase), not counting the phase's first `grace` epochs (a warm-up).
+std::unique_ptr<Callback> early_stopping(int patience, int grace = 0);
 // Ends the phase when another epoch like the last would pass `seconds` since the run started.
 std::unique_ptr<Callback> time_budget(double seconds);
 

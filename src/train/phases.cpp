@@ -237,33 +237,68 @@ void train_on_images(Run& run, EpochLoop& loop, const ImageCache& train, const I
   run_epochs(run, loop, source, optimizer);
 }
 
-// Pooled backbone features of every cached image (frozen backbone, eval mode).
-torch::Tensor pooled_features(Run& run, FrozenFeatures& frozen, const ImageCache& cache,
-                              const SampleTransform& transform, int copy, const std::string& label) {
+// The seed of the probe's feature copy `copy` (0: the images as they are; 1..: augmented copies);
+// the activation cache computes the same copies with it (train/activation_cache.h).
+uint64_t feature_seed(uint64_t seed, int copy) { return mix_seed({seed, 0xFEA7, uint64_t(copy)}); }
+
+// The frozen backbone the probe runs: whole, or in two halves split where fine-tuning will open it,
+// so that the bottom half's output is kept for the fine-tune phase (the activation cache) on the way
+// instead of being computed again there.
+struct ProbeBackbone {
+  std::unique_ptr<FrozenFeatures> whole_or_bottom, top;
+  torch::ScalarType keep_type = torch::kFloat;
+  torch::Tensor operator()(const torch::Tensor& x, std::vector<torch::Tensor>* kept) {
+    if (!top) return (*whole_or_bottom)(x);
+    auto a = (*whole_or_bottom)(x);
+    if (kept) kept->push_back(a.to(torch::kCPU, keep_type).contiguous());
+    return (*top)(a);
+  }
+};
+
+// Pooled backbone features of every cached image (frozen backbone, eval mode); with `kept`, the
+// bottom half's output of every image too (in order; a single process only).
+torch::Tensor pooled_features(Run& run, ProbeBackbone& frozen, const ImageCache& cache,
+                              const SampleTransform& transform, int copy, const std::string& label,
+                              torch::Tensor* kept = nullptr) {
   torch::NoGradGuard no_grad;
   run.net->eval();
   LoaderOptions lo;
   lo.batch_size = 64;
   lo.shuffle = false;
   lo.threads = run.threads;
-  lo.seed = mix_seed({run.opt.seed, 0xFEA7, uint64_t(copy)});
+  lo.seed = feature_seed(run.opt.seed, copy);
   lo.rank = run.rank();
   lo.world = run.world();
   BatchLoader loader(cache, run.spec.normalization, transform, lo);
   loader.start_epoch(copy);
-  std::vector<torch::Tensor> parts;
+  std::vector<torch::Tensor> parts, kept_parts;
   ProgressBar bar(label, long(cache.size()), run.opt.progress ? stderr : nullptr);
   long seen = 0;
   while (auto batch = loader.next()) {
-    auto fmap = frozen(batch->images.to(run.device));
+    auto fmap = frozen(batch->images.to(run.device), kept ? &kept_parts : nullptr);
     parts.push_back(run.net->head()->pool(fmap).to(torch::kCPU));
     seen += batch->images.size(0);
     bar.update(seen);
     if (run.interrupted && run.interrupted()) throw Error("interrupted while computing features");
   }
   bar.finish();
+  if (kept) *kept = torch::cat(kept_parts);
   // Each rank computed every world-th image: all of them, in order, on every rank.
   return run.dist ? run.dist->gather_strided_rows(torch::cat(parts), int64_t(cache.size())) : torch::cat(parts);
+}
+
+// The activation cache's settings for a fine-tune phase: the copies the probe makes (feature_seed).
+ActivationCacheOptions cache_options(const Run& run, const PhasePlan& phase, size_t first_trainable, bool augmented) {
+  ActivationCacheOptions ao;
+  ao.first_trainable_stage = first_trainable;
+  ao.copies = augmented ? std::max(1, phase.feature_copies) : 1;
+  ao.first_copy = augmented ? 1 : 0;  // the probe's copy 0 is the images as they are
+  const uint64_t seed = run.opt.seed;
+  ao.copy_seed = [seed](int copy) { return feature_seed(seed, copy); };
+  ao.precision = run.precision;
+  ao.threads = run.threads;
+  ao.progress = run.opt.progress;
+  return ao;
 }
 
 torch::Tensor cache_labels(const ImageCache& cache) {
@@ -383,17 +418,62 @@ ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& trai
   const auto t0 = Clock::now();
   ProbeResult result;
   for (auto& p : run.net->backbone()->parameters()) p.set_requires_grad(false);
-  FrozenFeatures frozen(run.net, run.spec.image_size, run.precision);  // BatchNorm folded: the backbone does not change here
-  auto train_x = pooled_features(run, frozen, train, nullptr, 0, "features (train)");
-  auto train_y = cache_labels(train);
   const int copies = aug.transform ? phase.feature_copies : 0;  // augmented copies of the training features
+  // When fine-tuning will follow with the activation cache, the backbone runs in two halves and the
+  // bottom's output is kept: the copies fine-tuning trains on are the probe's augmented ones (or its
+  // one plain copy without augmentation).
+  ProbeBackbone frozen;
+  const PhasePlan* ft = run.plan.find(PhaseKind::FineTune);
+  size_t split = 0;
+  int keep = 0;  // training copies kept
+  if (ft && ft->cache_from_probe && !run.dist) {
+    const int n_stages = int(run.net->backbone()->stages().size());
+    split = size_t(n_stages - std::min(ft->unfreeze, n_stages));
+    const bool augmented = bool(aug.transform);
+    ActivationCacheOptions ao = cache_options(run, *ft, split, augmented);
+    ao.copies = augmented ? std::min(ao.copies, copies) : 1;
+    try {
+      if (split == 0 || ao.copies < 1) throw Error("nothing to keep");
+      const auto layout = ActivationCache::layout(
+          ActivationCache::bytes_per_image(run.net, run.spec.image_size, split, run.device), train.size(), val.size(), ao);
+      keep = layout.copies;
+      frozen.keep_type = layout.type;
+    } catch (const Error& e) {
+      if (run.opt.progress && split > 0) std::fprintf(stderr, "note: the probe keeps no activations for fine-tuning: %s\n", e.what());
+      split = 0;
+    }
+  }
+  if (split > 0) {
+    frozen.whole_or_bottom = std::make_unique<FrozenFeatures>(run.net, run.spec.image_size, run.precision, split);
+    frozen.top = std::make_unique<FrozenFeatures>(run.net, run.spec.image_size, run.precision, size_t(-1), split);
+  } else {
+    // BatchNorm folded: the backbone does not change here.
+    frozen.whole_or_bottom = std::make_unique<FrozenFeatures>(run.net, run.spec.image_size, run.precision);
+  }
+  std::vector<torch::Tensor> kept_train;
+  torch::Tensor kept, kept_val;
+  auto train_x = pooled_features(run, frozen, train, nullptr, 0, "features (train)",
+                                 split > 0 && !aug.transform ? &kept : nullptr);
+  if (kept.defined()) kept_train.push_back(kept);
+  auto train_y = cache_labels(train);
   for (int c = 1; c <= copies; ++c) {
+    kept = torch::Tensor();
     train_x = torch::cat({train_x, pooled_features(run, frozen, train, aug.transform, c,
-                                                   "features (augmented copy " + std::to_string(c) + ")")});
+                                                   "features (augmented copy " + std::to_string(c) + ")",
+                                                   split > 0 && c <= keep ? &kept : nullptr)});
+    if (kept.defined()) kept_train.push_back(kept);
     train_y = torch::cat({train_y, cache_labels(train)});
   }
-  auto val_x = pooled_features(run, frozen, val, nullptr, 0, "features (validation)");
+  auto val_x = pooled_features(run, frozen, val, nullptr, 0, "features (validation)", split > 0 ? &kept_val : nullptr);
   auto val_y = cache_labels(val);
+  if (split > 0) {
+    run.activations = std::make_shared<ActivationCache>(std::move(kept_train), kept_val);
+    run.activations_split = split;
+    if (run.opt.progress)
+      std::fprintf(stderr, "activation cache: kept %s of the output of the first %zu stages for fine-tuning, %.0f MiB (%s)\n",
+                   plural(run.activations->copies(), "copy", "copies").c_str(), split,
+                   double(run.activations->bytes()) / (1 << 20), run.activations->stored_type() == torch::kBFloat16 ? "bf16" : "fp32");
+  }
   result.feature_seconds_per_image = seconds_since(t0) / double(train.size() * size_t(1 + copies) + val.size());
   result.metadata["feature_copies"] = copies;
   if (phase.kind == PhaseKind::Probe) {
@@ -439,6 +519,15 @@ ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& trai
   return result;
 }
 
+std::shared_ptr<ActivationCache> compute_activation_cache(Run& run, const PhasePlan& phase, const ImageCache& train,
+                                                          const ImageCache& val, const Augmentation& aug) {
+  const int n_stages = int(run.net->backbone()->stages().size());
+  const size_t first_trainable = size_t(n_stages - std::min(phase.unfreeze, n_stages));
+  return std::make_shared<ActivationCache>(run.net, run.spec.image_size, run.spec.normalization, train, val, aug.transform,
+                                           cache_options(run, phase, first_trainable, bool(aug.transform)), run.device,
+                                           run.interrupted);
+}
+
 nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
                                const Augmentation& aug) {
   nlohmann::json meta;
@@ -447,6 +536,31 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   load_state_dict(*run.net, best.weights, run.opt.output);
   run.net->to(run.device);
   auto backbone = run.net->backbone();
+  const int n_stages = int(backbone->stages().size());
+  const int n = std::min(phase.unfreeze, n_stages);
+  const size_t first_trainable = size_t(n_stages - n);
+
+  // The frozen stages' output: the probe's, or computed here as the probe would have (the same
+  // copies, from the network before the folding below), so a resumed run trains on the same tensors.
+  std::shared_ptr<ActivationCache> acts;
+  if (phase.cache_bottom && first_trainable > 0) {
+    if (run.activations && run.activations_split == first_trainable) {
+      acts = std::move(run.activations);
+    } else {
+      try {
+        acts = compute_activation_cache(run, phase, train, val, aug);
+      } catch (const Error& e) {
+        if (run.interrupted && run.interrupted()) throw;
+        std::fprintf(stderr, "note: fine-tuning without the activation cache: %s\n", e.what());
+      }
+    }
+    if (acts && run.opt.progress)
+      std::fprintf(stderr, "activation cache: %s of the frozen stages' output, %.0f MiB (%s)\n",
+                   plural(acts->copies(), "copy", "copies").c_str(), double(acts->bytes()) / (1 << 20),
+                   acts->stored_type() == torch::kBFloat16 ? "bf16" : "fp32");
+    if (acts) meta["activation_cache_copies"] = acts->copies();
+  }
+  run.activations.reset();
   // The backbone's BatchNorm stays in inference mode, so each one is a fixed per-channel scale; in
   // ImageNet MobileNets some scales are large (tiny running variances), and Adam, which moves every
   // weight by about the learning rate, then changes those channels many times more than the others:
@@ -454,11 +568,8 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   // scales into the convolutions first computes the same function and moves every channel alike.
   const int folded = fold_batchnorm_scales(*backbone);
   meta["batchnorm_scales_folded"] = folded;
-  // Resuming mid-phase: the network as the last completed epoch left it, before the activation cache
-  // is computed from its frozen stages.
+  // Resuming mid-phase: the network as the last completed epoch left it.
   if (run.resumed_epochs() > 0) run.resume->restore_network(*run.net);
-  const int n_stages = int(backbone->stages().size());
-  const int n = std::min(phase.unfreeze, n_stages);
   auto backbone_params = unfreeze_last_stages(backbone, n);
   std::vector<torch::Tensor> head_params = run.net->head()->parameters();
   for (auto& p : head_params) p.set_requires_grad(true);
@@ -474,30 +585,7 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   lo.seed = run.opt.seed;
   lo.rank = run.rank();
   lo.world = run.world();
-  const size_t first_trainable = size_t(n_stages - n);
 
-  std::unique_ptr<ActivationCache> acts;
-  if (phase.cache_bottom && first_trainable > 0) {
-    try {
-      ActivationCacheOptions ao;
-      ao.first_trainable_stage = first_trainable;
-      ao.copies = aug.transform ? std::max(1, phase.feature_copies) : 1;
-      ao.precision = run.precision;
-      ao.threads = run.threads;
-      ao.seed = mix_seed({run.opt.seed, 0xAC7});
-      ao.progress = run.opt.progress;
-      acts = std::make_unique<ActivationCache>(run.net, run.spec.image_size, run.spec.normalization, train, val,
-                                               aug.transform, ao, run.device, run.interrupted);
-      if (run.opt.progress)
-        std::fprintf(stderr, "activation cache: %s of the frozen stages' output, %.0f MiB (%s)\n",
-                     plural(acts->copies(), "copy", "copies").c_str(), double(acts->bytes()) / (1 << 20),
-                     acts->stored_type() == torch::kBFloat16 ? "bf16" : "fp32");
-      meta["activation_cache_copies"] = acts->copies();
-    } catch (const Error& e) {
-      if (run.interrupted && run.interrupted()) throw;
-      std::fprintf(stderr, "note: fine-tuning without the activation cache: %s\n", e.what());
-    }
-  }
   meta["activation_cache"] = bool(acts);
   if (run.opt.progress)
     std::fprintf(stderr, "fine-tune: %d of %d backbone stages trainable (%zu tensors), lr %.2g (head %.2g)%s\n", n, n_stages,

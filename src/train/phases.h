@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "models/classifier.h"
@@ -23,6 +24,8 @@
 #include "weights/saved_model.h"
 
 namespace imagefit {
+
+class ActivationCache;
 
 // What the phases of one run share.
 struct Run {
@@ -42,6 +45,10 @@ struct Run {
   const Checkpoint* resume = nullptr;
   int phase_index = 0;
   std::function<void(int phase_epochs_done, torch::optim::Optimizer*)> checkpoint;
+  // The frozen stages' output the probe kept for fine-tuning (train/activation_cache.h), and the
+  // stage it stops before; null when the probe kept none (the fine-tune phase then computes it).
+  std::shared_ptr<ActivationCache> activations;
+  size_t activations_split = 0;
   // Data-parallel training (train/distributed.h): null in a single process.
   Distributed* dist = nullptr;
   int rank() const { return dist ? dist->rank() : 0; }
@@ -63,6 +70,13 @@ struct ProbeResult {
 
 ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,
                         const Augmentation& aug);
+
+// The activation cache of a fine-tune phase with cache_bottom: the output of the frozen stages for the
+// copies the probe makes (its augmented copies 1.., or its plain copy 0 without augmentation), as
+// probe_phase keeps them in run.activations when the plan says cache_from_probe. Throws Error when it
+// does not fit its memory bound.
+std::shared_ptr<ActivationCache> compute_activation_cache(Run& run, const PhasePlan& phase, const ImageCache& train,
+                                                          const ImageCache& val, const Augmentation& aug);
 
 // Returns metadata to record (unfrozen stages, learning rates, whether the cache was used).
 nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCache& train, const ImageCache& val,

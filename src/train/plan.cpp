@@ -58,7 +58,8 @@ double phase_seconds(const PhasePlan& p, const DataFacts& d, const CostFacts& c)
       // FLOPs are spread about evenly over a MobileNet's or ResNet's stages.
       const double open = p.stages > 0 ? std::clamp(double(p.unfreeze) / p.stages, 0.0, 1.0) : 1.0;
       const double per_epoch = train * c.train_step * (p.cache_bottom ? open : 1.0) + val * c.frozen_forward;
-      const double cache = p.cache_bottom ? std::max(1, p.feature_copies) * train * c.frozen_forward * (1 - open) : 0;
+      const double cache = p.cache_bottom && !p.cache_from_probe
+                               ? std::max(1, p.feature_copies) * train * c.frozen_forward * (1 - open) : 0;
       return cache + p.epochs * per_epoch;
     }
     case PhaseKind::Train:
@@ -151,8 +152,13 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
                                                   : std::min(o.unfreeze, backbone.stages);
       ft.epochs = o.epochs > 0 ? o.epochs : 10;
       ft.patience = o.patience >= 0 ? o.patience : 3;
+      // The warm-up epoch and the first at the full learning rate move validation most, often for
+      // the worse before it improves (sign digits: 3 such epochs after a probe ended a run that went
+      // on to beat the probe by 3 points): they do not count towards the patience.
+      ft.grace = ft.patience > 0 ? 2 : 0;
       ft.cache_bottom = o.cache_activations && backbone.can_run_stages && ft.unfreeze < ft.stages;
       ft.feature_copies = ft.cache_bottom ? (augmented ? std::min(ft.epochs, 4) : 1) : 0;
+      ft.cache_from_probe = ft.cache_bottom && (augmented ? head.feature_copies >= ft.feature_copies : true);
       ft.conditional = plan.strategy == Strategy::Auto;
       if (o.unfreeze == kUnfreezeAuto)
         ft.why = ft.unfreeze == ft.stages
@@ -176,6 +182,7 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
     first.phases.resize(1);
     if (plan.phases.front().feature_copies > 0 && estimate_seconds(first, data, costs) > plan.time_budget) {
       plan.phases.front().feature_copies = 0;
+      for (auto& p : plan.phases) p.cache_from_probe = p.cache_from_probe && !augmented;
       plan.notes.push_back("the time budget leaves no time for augmented feature copies");
     }
     for (auto& p : plan.phases) {
@@ -214,7 +221,9 @@ std::string TrainPlan::summary() const {
                                                     : "the last " + std::to_string(p.unfreeze) + " of " +
                                                           std::to_string(p.stages) + " stages") +
              (p.cache_bottom ? " (frozen stages run once per image)" : "") + " for up to " + plural(p.epochs, "epoch");
-        if (p.patience) s += ", stopping " + plural(p.patience, "epoch") + " after the best";
+        if (p.patience)
+          s += ", stopping " + plural(p.patience, "epoch") + " after the best" +
+               (p.grace ? " (not before epoch " + std::to_string(p.grace + p.patience) + ")" : "");
         break;
       case PhaseKind::Train:
         s += "train for " + plural(p.epochs, "epoch");

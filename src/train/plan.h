@@ -51,8 +51,10 @@ struct PhasePlan {
   int unfreeze = 0;        // FineTune: the last N of `stages` train
   int stages = 0;
   bool cache_bottom = false;  // FineTune: frozen stages run once per image copy, their output kept
+  bool cache_from_probe = false;  // FineTune: the probe keeps that output as it computes its features
   int feature_copies = 0;  // Probe/HeadEpochs: augmented copies of the training features
   int patience = 0;        // early stopping on val_loss after N epochs without improvement (0: off)
+  int grace = 0;           // the phase's first N epochs do not count towards the patience
   bool conditional = false;  // FineTune under `auto`: runs only if decide_after_probe says so
   std::string why;         // the reason, one clause
 };

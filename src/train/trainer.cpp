@@ -362,7 +362,7 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
     run.state.phase_last_epoch = last_epoch_of_phase[phase_index];
     if (run.was_interrupted || run.diverged) break;
     run.state.stop = false;
-    run.state.callbacks.push_back(early_stopping(phase.patience));
+    run.state.callbacks.push_back(early_stopping(phase.patience, phase.grace));
     if (phase.kind == PhaseKind::Probe || phase.kind == PhaseKind::HeadEpochs) {
       ProbeResult probe = probe_phase(run, phase, train_cache, val_cache, aug);
       metadata["training"].update(probe.metadata);

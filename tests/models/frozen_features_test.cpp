@@ -93,6 +93,12 @@ TEST(RunStages, KerasMobileNetsSplitAtEveryStage) {
     auto b = frozen_bottom(x);
     auto ref = net->run_stages(x, 0, k);
     EXPECT_LT((b - ref).abs().max().item<double>(), 1e-4 * std::max(1.0, ref.abs().max().item<double>()));
+    // The graph of the stages from k on, fed the bottom's output, gives the whole backbone's features
+    // (the linear probe runs a backbone in these two halves to keep the bottom's output).
+    FrozenFeatures frozen_top(net, 96, Precision::FP32, size_t(-1), k);
+    ASSERT_TRUE(frozen_top.frozen());
+    auto top = frozen_top(b);
+    EXPECT_LT((top - expected).abs().max().item<double>(), 1e-4 * std::max(1.0, expected.abs().max().item<double>()));
   }
 }
 

@@ -181,3 +181,37 @@ TEST(Options, ParsesDurationsStrategiesAndUnfreeze) {
   EXPECT_EQ(resolve_precision(Precision::FP32, true), Precision::FP32);
   EXPECT_EQ(resolve_precision(Precision::Auto, true), Precision::BF16);  // CUDA autocast
 }
+
+// Fine-tuning on the activation cache: the probe keeps the frozen stages' output as it computes its
+// features, so the plan's estimate has no second pass over them; early stopping leaves the warm-up
+// epoch and the first at the full learning rate out of the patience.
+TEST(Plan, TheProbeKeepsTheActivationsTheFineTuneTrainsOn) {
+  const CostFacts costs{0.001, 0.01, 0.05};
+  TrainPlan p = make_plan(defaults(), data(1800), kMobileNet, Precision::BF16, costs);
+  ASSERT_EQ(p.phases.size(), 2u);
+  const PhasePlan& ft = p.phases[1];
+  ASSERT_TRUE(ft.cache_bottom);
+  EXPECT_TRUE(ft.cache_from_probe);
+  EXPECT_LE(ft.feature_copies, p.phases[0].feature_copies);  // the probe makes every copy fine-tuning uses
+  EXPECT_EQ(ft.grace, 2);
+  EXPECT_NE(p.summary().find("not before epoch 5"), std::string::npos) << p.summary();
+  // The estimate: decode, the probe's 5 passes + validation, then per epoch the open 13 of 20 stages
+  // on the training images and the validation images through the frozen graph; no cache pass.
+  const double open = 13.0 / 20;
+  const double expected = (1800 + 200) * 0.001 + (1800 * 5 + 200) * 0.01 + 10 * (1800 * 0.05 * open + 200 * 0.01);
+  EXPECT_NEAR(p.estimated_seconds, expected, 1e-6);
+
+  TrainOptions no_aug = defaults();
+  no_aug.augment = "none";
+  const TrainPlan q = make_plan(no_aug, data(1800), kMobileNet, Precision::BF16);
+  EXPECT_TRUE(q.phases[1].cache_from_probe);  // the probe's one plain copy
+  EXPECT_EQ(q.phases[1].feature_copies, 1);
+
+  TrainOptions no_patience = defaults();
+  no_patience.patience = 0;
+  EXPECT_EQ(make_plan(no_patience, data(1800), kMobileNet, Precision::BF16).phases[1].grace, 0);
+  // A backbone that cannot run its stages separately has no cache to keep.
+  const TrainPlan r = make_plan(defaults(), data(1800), BackboneFacts{true, 20, false}, Precision::BF16);
+  EXPECT_FALSE(r.phases[1].cache_bottom);
+  EXPECT_FALSE(r.phases[1].cache_from_probe);
+}
