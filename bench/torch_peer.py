@@ -172,6 +172,19 @@ def cmd_scratch(args):
           "images_per_second": round(median(rates), 2), "last_epoch": stats[-1]})
 
 
+class Clamp6(nn.Module):
+    def forward(self, t):
+        return torch.clamp(t, 0, 6)
+
+
+def relu6_as_clamp(model):
+    """ReLU6 as clamp(0, 6): the same function, with a bf16 backward in torch 1.13 (hardtanh has none)."""
+    for m in model.modules():
+        for name, child in m.named_children():
+            if isinstance(child, nn.ReLU6):
+                setattr(m, name, Clamp6())
+
+
 def mobilenet(classes, width=0.35):
     return torchvision.models.mobilenet_v2(width_mult=width, num_classes=classes)
 
@@ -197,15 +210,7 @@ def cmd_finetune(args):
         # ReLU6 as clamp (same function, bf16 backward), and if that is not enough report it unavailable.
         record["bf16_error"] = str(e).splitlines()[0][:300]
         record["workaround"] = "nn.ReLU6 -> clamp(0, 6)"
-
-        class Clamp6(nn.Module):
-            def forward(self, t):
-                return torch.clamp(t, 0, 6)
-
-        for m in model.modules():
-            for name, child in m.named_children():
-                if isinstance(child, nn.ReLU6):
-                    setattr(m, name, Clamp6())
+        relu6_as_clamp(model)
         try:
             seconds, stats = train_epochs(model, optimizer, x, y, args.epochs, args.batch_size, args.variant, scale,
                                           bn_eval=args.bn == "eval")
@@ -217,6 +222,41 @@ def cmd_finetune(args):
     record.update({"epoch_seconds": [round(v, 3) for v in seconds], "epoch_images_per_second": [round(v, 2) for v in rates],
                    "images_per_second": round(median(rates), 2), "last_epoch": stats[-1]})
     emit(record)
+
+
+def cmd_train_step(args):
+    """Forward + backward + Adam step of the whole MobileNetV2-0.35 on random input (no data pipeline),
+    as bench/train_step_bench.cpp times imagefit's: the network's own training cost."""
+    torch.manual_seed(0)
+    model = mobilenet(2).to(memory_format=torch.channels_last)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    if args.variant == "bf16":  # hardtanh has no bf16 backward in torch 1.13
+        relu6_as_clamp(model)
+    optimizer = torch.optim.Adam([{"params": model.features.parameters(), "lr": 1e-4},
+                                  {"params": model.classifier.parameters(), "lr": 1e-3}])
+    x = (torch.rand(args.batch_size, 3, args.size, args.size) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 2, (args.batch_size,))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(args.variant):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    for _ in range(2):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(args.iterations):
+        step()
+    s_ = time.perf_counter() - t0
+    emit({"program": "pytorch", "workload": "train-step", "variant": args.variant, "size": args.size,
+          "batch": args.batch_size, "threads": args.threads, "images_per_second": round(args.batch_size * args.iterations / s_, 1)})
 
 
 class Pooled(nn.Module):
@@ -323,6 +363,10 @@ def main():
         p.add_argument("--val-split", type=float, default=0.2, help="train on 1 - this of the images, as imagefit")
         if name == "finetune":
             p.add_argument("--bn", default="eval", choices=["eval", "train"])
+    p = add("train-step", cmd_train_step, 224)
+    p.add_argument("--variant", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--iterations", type=int, default=10)
     p = add("extract", cmd_extract, 224)
     p.add_argument("--data", required=True)
     p.add_argument("--variant", default="fp32", choices=["fp32", "bf16", "jit"])
