@@ -134,6 +134,9 @@ void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
 }
 
 torch::Tensor Distributed::gather_strided_rows(const torch::Tensor& local, int64_t total) {
+  // Gloo in LibTorch 1.13 gathers no bf16: the same 16 bits as fp16 (a gather only copies them).
+  if (local.scalar_type() == torch::kBFloat16)
+    return gather_strided_rows(local.view(torch::kHalf), total).view(torch::kBFloat16);
   const int64_t world = env_.world_size;
   const int64_t per_rank = (total + world - 1) / world;  // Gloo gathers equal sizes: pad
   auto row_shape = local.sizes().vec();

@@ -256,7 +256,7 @@ struct ProbeBackbone {
 };
 
 // Pooled backbone features of every cached image (frozen backbone, eval mode); with `kept`, the
-// bottom half's output of every image too (in order; a single process only).
+// bottom half's output of every image too (in order; gathered from the ranks when distributed).
 torch::Tensor pooled_features(Run& run, ProbeBackbone& frozen, const ImageCache& cache,
                               const SampleTransform& transform, int copy, const std::string& label,
                               torch::Tensor* kept = nullptr) {
@@ -282,8 +282,8 @@ torch::Tensor pooled_features(Run& run, ProbeBackbone& frozen, const ImageCache&
     if (run.interrupted && run.interrupted()) throw Error("interrupted while computing features");
   }
   bar.finish();
-  if (kept) *kept = torch::cat(kept_parts);
   // Each rank computed every world-th image: all of them, in order, on every rank.
+  if (kept) *kept = run.dist ? run.dist->gather_strided_rows(torch::cat(kept_parts), int64_t(cache.size())) : torch::cat(kept_parts);
   return run.dist ? run.dist->gather_strided_rows(torch::cat(parts), int64_t(cache.size())) : torch::cat(parts);
 }
 
@@ -426,7 +426,7 @@ ProbeResult probe_phase(Run& run, const PhasePlan& phase, const ImageCache& trai
   const PhasePlan* ft = run.plan.find(PhaseKind::FineTune);
   size_t split = 0;
   int keep = 0;  // training copies kept
-  if (ft && ft->cache_from_probe && !run.dist) {
+  if (ft && ft->cache_from_probe) {
     const int n_stages = int(run.net->backbone()->stages().size());
     split = size_t(n_stages - std::min(ft->unfreeze, n_stages));
     const bool augmented = bool(aug.transform);
@@ -544,7 +544,8 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   // copies, from the network before the folding below), so a resumed run trains on the same tensors.
   std::shared_ptr<ActivationCache> acts;
   if (phase.cache_bottom && first_trainable > 0) {
-    if (run.activations && run.activations_split == first_trainable) {
+    meta["activation_cache_from_probe"] = run.activations && run.activations_split == first_trainable;
+    if (meta["activation_cache_from_probe"].get<bool>()) {
       acts = std::move(run.activations);
     } else {
       try {

@@ -72,6 +72,40 @@ TEST(DistributedCli, TheProbeOnGatheredFeaturesIsTheSingleProcessProbe) {
   EXPECT_EQ(last_json(two.output)["val_accuracy"], last_json(one.output)["val_accuracy"]);
 }
 
+TEST(DistributedCli, TheProbeKeepsGatheredActivationsAndFineTuningTrainsAsOneProcess) {
+  TempDir dir;
+  const std::string bin = imagefit_binary().string();
+  // The probe's frozen stem runs in shards and its output is gathered for the cached fine-tune epochs;
+  // fp32: the ranks' two 16-image gradients make the 32-image gradient.
+  const std::string args = " --strategy fine-tune --image-size 96 --epochs 2 --patience 0 --seed 5 --augment light "
+                           "--precision fp32 --threads 1 --json -q";
+  auto one = run_command(bin + " train " + q(sample()) + args + " --batch-size 32 -o " + q(dir.path() / "one.imagefit"));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto two = run_command(bin + " launch --nproc 2 -- train " + q(sample()) + args + " --batch-size 16 -o " +
+                         q(dir.path() / "two.imagefit"));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const auto a = history_of(dir.path() / "one.imagefit"), b = history_of(dir.path() / "two.imagefit");
+  ASSERT_EQ(a.size(), 3u);  // probe + 2 fine-tune epochs
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_NEAR(b[e].train_loss, a[e].train_loss, 1e-4 * std::max(1e-3, a[e].train_loss)) << "epoch " << e + 1;
+    EXPECT_NEAR(b[e].val_loss, a[e].val_loss, 1e-4 * a[e].val_loss) << "epoch " << e + 1;
+  }
+  auto info = nlohmann::json::parse(run_command(bin + " info " + q(dir.path() / "two.imagefit") + " --json").output);
+  EXPECT_EQ(info["training"]["activation_cache_from_probe"], true) << info["training"].dump();
+  // bf16 activations travel too (Gloo gathers them as 16-bit values).
+  auto bf16 = run_command(bin + " launch --nproc 2 -- train " + q(sample()) +
+                          " --strategy fine-tune --image-size 96 --epochs 1 --patience 0 --seed 5 --precision bf16 "
+                          "--threads 1 --json -q --batch-size 16 -o " + q(dir.path() / "bf16.imagefit"));
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.output;
+  info = nlohmann::json::parse(run_command(bin + " info " + q(dir.path() / "bf16.imagefit") + " --json").output);
+  EXPECT_EQ(info["training"]["activation_cache_from_probe"], true) << info["training"].dump();
+  EXPECT_EQ(info["training"]["precision"], "bf16");
+  const auto c = history_of(dir.path() / "bf16.imagefit");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_NEAR(c[1].val_loss, a[1].val_loss, 0.1 * a[1].val_loss);  // the fp32 run's first epoch, to bf16's precision
+}
+
 TEST(DistributedCli, ARankThatDiesStopsTheRunWithItsExitCode) {
   TempDir dir;
   const fs::path log = dir.path() / "log";
