@@ -42,12 +42,17 @@ std::map<std::string, std::string> config_entries(const std::string& text) {
 
 }  // namespace
 
+constexpr const char* kGlobalBatch = "global batch";
+
 std::string checkpoint_path(const std::string& model_path) { return model_path + ".resume"; }
 
-nlohmann::json run_fingerprint(const TrainOptions& options, const Dataset& data) {
+nlohmann::json run_fingerprint(const TrainOptions& options, const Dataset& data, int world_size) {
   nlohmann::json opts = nlohmann::json::object();
   for (const auto& [key, value] : config_entries(options.config))
-    if (key != "output" && key != "threads" && key != "device") opts[key] = value;
+    if (key != "output" && key != "threads" && key != "device" && key != "batch-size" && key != "distributed" &&
+        key != "dist-timeout")
+      opts[key] = value;
+  opts[kGlobalBatch] = std::to_string(options.batch_size * std::max(1, world_size));
   // Which images, under which label: renaming, adding, removing or relabelling any is a different run.
   std::string listing;
   auto add = [&](const char* split, const ImageSet& set) {
@@ -84,7 +89,10 @@ std::vector<std::string> fingerprint_differences(const nlohmann::json& saved, co
   for (const auto& [k, v] : b.items()) keys[k] = true;
   for (const auto& [k, unused] : keys)
     if (shown(a, k) != shown(b, k))
-      out.push_back((k == "data" ? std::string("the dataset") : "--" + k) + ": the checkpoint has " + shown(a, k) +
+      out.push_back((k == "data"           ? std::string("the dataset")
+                     : k == kGlobalBatch ? std::string("the global batch (--batch-size x ranks)")
+                                         : "--" + k) +
+                    ": the checkpoint has " + shown(a, k) +
                     ", this run " + shown(b, k));
   const auto& da = saved.at("data");
   const auto& db = now.at("data");

@@ -24,9 +24,10 @@ namespace imagefit {
 std::string checkpoint_path(const std::string& model_path);  // MODEL.resume
 
 // What must match for a checkpoint to be resumed: the options that change the result (from
-// TrainOptions::config; not output, threads, device) and the training, validation and test images
-// (paths relative to the dataset, sizes, labels).
-nlohmann::json run_fingerprint(const TrainOptions& options, const Dataset& data);
+// TrainOptions::config; not output, threads, device), the global batch (--batch-size × ranks, so a
+// run may resume with another number of ranks, as torchrun's elastic runs do) and the training,
+// validation and test images (paths relative to the dataset, sizes, labels).
+nlohmann::json run_fingerprint(const TrainOptions& options, const Dataset& data, int world_size = 1);
 // "--lr: the checkpoint has 0.001, this run 0.01", one line a difference (empty: the same run).
 std::vector<std::string> fingerprint_differences(const nlohmann::json& saved, const nlohmann::json& now);
 

@@ -163,7 +163,7 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
     if (ds.validation.images.empty()) throw Error(opt.data + ": too few images to take a validation split from");
   }
   // A checkpoint continues only the run that wrote it: same options, same images.
-  const nlohmann::json fingerprint = run_fingerprint(opt, ds);
+  const nlohmann::json fingerprint = run_fingerprint(opt, ds, dist ? dist->world_size() : 1);
   std::unique_ptr<Checkpoint> resume;
   if (opt.resume) {
     resume = std::make_unique<Checkpoint>(Checkpoint::load(resume_file, device));

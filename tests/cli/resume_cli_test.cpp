@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/fs.h"
+#include "core/history.h"
 #include "test_support.h"
 
 using namespace imagefit;
@@ -145,6 +146,57 @@ TEST(ResumeCli, FineTuneWithActivationCacheKilledAtRandomMomentsEndsAsTheUninter
   // The embedded backbone: probe, then fine-tuning the last stages on cached activations (Adam state,
   // cosine schedule position and head dropout all travel in the checkpoint).
   expect_resume_equals_uninterrupted("--strategy fine-tune --image-size 128 --epochs 10 --patience 0 --seed 2", 3);
+}
+
+// torchrun's elastic habit: a data-parallel run killed after a checkpoint resumes with another number
+// of ranks at the same global batch (2 ranks x 16 → 1 process x 32, and back), and ends as the
+// uninterrupted run does (to float rounding: the ranks sum their halves of each batch's gradient).
+// Fine-tuning from the embedded backbone for two epochs, whose losses stay within 1e-4 of one
+// process's for two ranks; longer runs drift apart by rounding alone (Adam turns the sign of a
+// near-zero gradient into a whole step; a from-scratch net near chance differs by 0.3% by its third
+// epoch), so the test stays short.
+TEST(ResumeCli, ARunResumesWithAnotherNumberOfRanksAtTheSameGlobalBatch) {
+  TempDir tmp;
+  const fs::path dir = tmp.path();
+  const std::string bin = imagefit_binary().string();
+  const std::string args = " " + q(sample()) + " --strategy fine-tune --image-size 96 --epochs 2 --patience 0 --seed 5 "
+                           "--augment light --precision fp32 --threads 1 -q";
+  auto ref = run_command(bin + " train" + args + " --batch-size 32 -o " + q(dir / "ref.imagefit"));
+  ASSERT_EQ(ref.exit_code, 0) << ref.output;
+  const History expected = history_from_csv(read_file(dir / "ref.history.csv"));
+  ASSERT_EQ(expected.size(), 3u);  // the probe and 2 fine-tune epochs
+  struct Leg {
+    std::string first, then;  // the command that is killed, the one that resumes
+  };
+  const std::vector<Leg> legs = {
+      {bin + " launch --nproc 2 -- train" + args + " --batch-size 16", bin + " train" + args + " --batch-size 32"},
+      {bin + " train" + args + " --batch-size 32", bin + " launch --nproc 2 -- train" + args + " --batch-size 16"}};
+  for (size_t i = 0; i < legs.size(); ++i) {
+    SCOPED_TRACE(legs[i].first);
+    const fs::path model = dir / ("m" + std::to_string(i) + ".imagefit");
+    const pid_t pid = start(legs[i].first + " -o " + q(model), dir / "log");
+    ASSERT_TRUE(wait_for(fs::path(model.string() + ".resume"), pid, 120)) << read_file(dir / "log");
+    kill(-pid, SIGKILL);  // at the probe's checkpoint, or within the fine-tune's first steps
+    waitpid(pid, nullptr, 0);
+    auto r = run_command(legs[i].then + " -o " + q(model) + " --resume");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const History got = history_from_csv(read_file(dir / ("m" + std::to_string(i) + ".history.csv")));
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t e = 0; e < got.size(); ++e) {
+      EXPECT_NEAR(got[e].train_loss, expected[e].train_loss, 1e-3 * expected[e].train_loss) << "epoch " << e + 1;
+      EXPECT_NEAR(got[e].val_loss, expected[e].val_loss, 1e-3 * expected[e].val_loss) << "epoch " << e + 1;
+      EXPECT_EQ(got[e].phase, expected[e].phase);
+    }
+  }
+  // A different global batch is a different run.
+  const pid_t pid = start(bin + " train" + args + " --batch-size 32 -o " + q(dir / "g.imagefit"), dir / "log");
+  ASSERT_TRUE(wait_for(dir / "g.imagefit.resume", pid, 120)) << read_file(dir / "log");
+  kill(-pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  auto r = run_command(bin + " launch --nproc 2 -- train" + args + " --batch-size 32 -o " + q(dir / "g.imagefit") + " --resume");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the global batch (--batch-size x ranks): the checkpoint has 32, this run 64"), std::string::npos)
+      << r.output;
 }
 
 TEST(ResumeCli, ACheckpointOfOtherOptionsOrDataIsRefusedSayingWhatDiffers) {
