@@ -42,6 +42,7 @@ std::string config_text(const TrainOptions& o) {
   num("weight-decay", o.weight_decay);
   num("momentum", o.momentum);
   num("dropout", o.dropout);
+  if (o.label_smoothing > 0) num("label-smoothing", o.label_smoothing);
   num("head-hidden", o.head_hidden);
   str("head-solver", o.head_solver);
   str("unfreeze", unfreeze_to_string(o.unfreeze));
@@ -102,6 +103,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", opt->weight_decay, "Weight decay")->capture_default_str()->check(real_range(0, 1));
   cmd->add_option("--momentum", opt->momentum, "SGD momentum")->capture_default_str()->check(real_range(0, 1, false, true));
   cmd->add_option("--dropout", opt->dropout, "Dropout before the last layer")->capture_default_str()->check(real_range(0, 1, false, true));
+  cmd->add_option("--label-smoothing", opt->label_smoothing,
+                  "Train against (1 - e)*one-hot + e/classes instead of one-hot (PyTorch's and Keras's label_smoothing; "
+                  "not in the linear probe; val_loss stays the plain cross-entropy)")
+      ->capture_default_str()
+      ->check(real_range(0, 1, false, true));
   cmd->add_option("--head-hidden", opt->head_hidden, "Hidden units in the head (0: none)")->capture_default_str()->check(int_range(0, 65536));
   cmd->add_option("--head-solver", opt->head_solver,
                   "Head on frozen features: lbfgs (logistic regression to convergence) | epochs (the optimizer)")

@@ -45,6 +45,10 @@ struct TrainOptions {
   double weight_decay = 0;
   double momentum = 0.9;          // sgd
   double dropout = 0.5;
+  // Cross-entropy against (1 - e)·one-hot + e/classes in the epochs trained with the optimizer
+  // (PyTorch's CrossEntropyLoss(label_smoothing=e), Keras's label_smoothing); not in the linear
+  // probe's logistic regression, and val_loss stays the plain cross-entropy.
+  double label_smoothing = 0;
   int head_hidden = 0;
   std::string head_solver = "lbfgs";  // head on frozen features without hidden layer: lbfgs | epochs
   int unfreeze = kUnfreezeAuto;   // fine-tune: kUnfreezeAuto, kUnfreezeAll or the last N stages

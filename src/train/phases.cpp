@@ -44,7 +44,7 @@ std::pair<torch::Tensor, torch::Tensor> train_step(Run& run, torch::optim::Optim
         logits = forward(inputs);
       }
       logits = logits.to(torch::kFloat);
-      auto loss = F::cross_entropy(logits, labels);
+      auto loss = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(run.opt.label_smoothing));
       loss.backward();
       if (run.dist) {
         std::vector<torch::Tensor> params;
@@ -326,7 +326,7 @@ void train_head_on_features(Run& run, int epochs, const torch::Tensor& train_x, 
       auto x = tx.index_select(0, idx), y = ty.index_select(0, idx);
       optimizer->zero_grad();
       auto logits = head->classify(x);
-      auto loss = F::cross_entropy(logits, y);
+      auto loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(run.opt.label_smoothing));
       loss.backward();
       optimizer->step();
       const double batch_loss = loss.item<double>();

@@ -172,6 +172,10 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
   }
   if (o.unfreeze != kUnfreezeAuto && plan.strategy == Strategy::Scratch)
     plan.notes.push_back("--unfreeze has no effect with --strategy scratch (every layer trains)");
+  if (o.label_smoothing > 0 && !plan.find(PhaseKind::FineTune) && !plan.find(PhaseKind::Train) &&
+      !plan.find(PhaseKind::HeadEpochs))
+    plan.notes.push_back("--label-smoothing has no effect on the linear probe (logistic regression); it applies to "
+                         "epochs trained with the optimizer");
   if (o.backbone_lr > 0 && !plan.find(PhaseKind::FineTune))
     plan.notes.push_back("--backbone-lr has no effect without fine-tuning");
 

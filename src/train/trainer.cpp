@@ -281,7 +281,8 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
                                {"validation_images", val_cache.size()},
                                {"validation_source", val_source},
                                {"optimizer", to_string(plan.optimizer)},
-                               {"learning_rate", plan.lr}}}};
+                               {"learning_rate", plan.lr},
+                               {"label_smoothing", opt.label_smoothing}}}};
   if (plan.time_budget > 0) metadata["training"]["time_budget_seconds"] = plan.time_budget;
   if (!opt.config.empty()) metadata["training"]["config"] = opt.config;
   auto save = [&](const TrainState& s) {

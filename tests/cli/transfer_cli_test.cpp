@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "core/cpu_features.h"
@@ -194,6 +195,35 @@ TEST(FineTune, CachedActivationsTrainLikeTheWholeNetwork) {
   }
   // The fine-tuning changed something (the comparison is not of two untouched probes).
   EXPECT_NE(runs[0][1][2], runs[0][2][2]);
+}
+
+// --label-smoothing e trains against (1 - e)·one-hot + e/K: the training loss cannot go below that
+// target's entropy, which a network that fits its few images goes well below without it; val_loss
+// stays the plain cross-entropy (the probe's row, not trained with it, is the same in both runs).
+TEST(FineTune, LabelSmoothingTrainsAgainstTheSmoothedTarget) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  const fs::path data = small_digits(dir.path(), 3, 12);
+  const double e = 0.3, k = 3;
+  const double hi = 1 - e + e / k, lo = e / k;
+  const double floor = -(hi * std::log(hi) + (k - 1) * lo * std::log(lo));  // 0.6390 nats
+  std::vector<std::vector<std::vector<std::string>>> runs;
+  for (const char* flag : {"", " --label-smoothing 0.3"}) {
+    const fs::path model = dir.path() / (std::string(flag).empty() ? "plain.imagefit" : "smooth.imagefit");
+    auto r = run_command(nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " + q(model) +
+                         " --strategy fine-tune --image-size 96 --unfreeze 9 --epochs 4 --patience 0 --precision fp32"
+                         " --augment none --seed 3 -q" + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    runs.push_back(csv_rows(dir.path() / (model.stem().string() + ".history.csv")));
+  }
+  ASSERT_EQ(runs[0].size(), 5u);
+  ASSERT_EQ(runs[1].size(), 5u);
+  EXPECT_EQ(runs[0][0][4], runs[1][0][4]);  // the probe's val_loss: no smoothing there
+  for (size_t ep = 1; ep < 5; ++ep) EXPECT_GE(std::stod(runs[1][ep][2]), floor - 1e-3) << "epoch " << ep;
+  EXPECT_LT(std::stod(runs[0][4][2]), floor / 2) << "without smoothing the images are fitted well below the floor";
+  auto info = nlohmann::json::parse(run_command(imagefit_binary().string() + " info " + q(dir.path() / "smooth.imagefit") + " --json").output);
+  EXPECT_DOUBLE_EQ(info["training"]["label_smoothing"].get<double>(), 0.3);
 }
 
 // --precision is recorded in the model; auto picks bf16 exactly where the CPU has native bf16
