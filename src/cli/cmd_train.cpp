@@ -50,6 +50,7 @@ std::string config_text(const TrainOptions& o) {
   str("augment", o.augment);
   num("val-split", o.val_split);
   if (o.patience >= 0) num("patience", o.patience);
+  if (o.monitor != "val_loss") str("monitor", o.monitor);
   if (o.image_size > 0) num("image-size", o.image_size);
   str("resize", o.resize);
   num("batch-size", o.batch_size);
@@ -73,7 +74,7 @@ void add_train_command(CLI::App& app) {
       "  imagefit train data/ --weights mobilenet_v2_0.35_224.h5          (transfer learning)\n"
       "  imagefit train data/ --arch simple-cnn --augment keras-tutorial --epochs 100\n"
       "  imagefit train data/ --time-budget 2m                             (fits the plan into 2 minutes)\n"
-      "Keeps the epoch with the lowest val_loss; writes MODEL and MODEL's .history.csv beside it.\n"
+      "Keeps the best epoch (--monitor: the lowest val_loss by default); writes MODEL and MODEL's .history.csv beside it.\n"
       "--augment presets: " + join_choices(augment_preset_names(), ", ") + "; or key=value pairs (imagefit augment --help).");
   cmd->add_option("data", opt->data, "Dataset folder")->required()->check(existing_dir());
   cmd->add_option("-o,--output", opt->output, "Model file to write")->capture_default_str();
@@ -140,6 +141,11 @@ void add_train_command(CLI::App& app) {
                   "Early stopping after N epochs without val_loss improvement (0: off; default: 3 when fine-tuning, "
                   "off from scratch)")
       ->check(int_range(0, 100000));
+  cmd->add_option("--monitor", opt->monitor,
+                  "The best epoch, kept as the model and watched by early stopping: val_loss (lowest) | val_accuracy "
+                  "(highest; ties: lower val_loss) (Keras's ModelCheckpoint monitor)")
+      ->check(one_of({"val_loss", "val_accuracy"}))
+      ->capture_default_str();
   CommonHelp help;
   help.json = "Print one JSON object with the results at the end";
   help.force = "Replace MODEL if it exists (without it, an existing model is never overwritten)";

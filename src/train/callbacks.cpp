@@ -11,10 +11,24 @@
 
 namespace imagefit {
 
+std::string to_string(Monitor m) { return m == Monitor::ValAccuracy ? "val_accuracy" : "val_loss"; }
+
+Monitor monitor_from_string(const std::string& s) {
+  if (s == "val_loss") return Monitor::ValLoss;
+  if (s == "val_accuracy") return Monitor::ValAccuracy;
+  throw Error("--monitor " + s + ": expected val_loss or val_accuracy");
+}
+
 bool TrainState::end_epoch(EpochRecord rec) {
   rec.epoch = int(history.size()) + 1;
   history.push_back(rec);
-  improved = std::isfinite(rec.val_loss) && rec.val_loss < best_val_loss;
+  if (monitor == Monitor::ValAccuracy) {
+    const double best_acc = best_epoch > 0 ? history[size_t(best_epoch - 1)].val_accuracy : -1;
+    improved = std::isfinite(rec.val_loss) &&
+               (rec.val_accuracy > best_acc || (rec.val_accuracy == best_acc && rec.val_loss < best_val_loss));
+  } else {
+    improved = std::isfinite(rec.val_loss) && rec.val_loss < best_val_loss;
+  }
   if (improved) {
     best_val_loss = rec.val_loss;
     best_epoch = rec.epoch;
@@ -81,7 +95,7 @@ class EpochPrinter : public Callback {
     }
     std::fprintf(stderr, "epoch %3d%s %-9s loss %.4f acc %.4f | val_loss %.4f val_acc %.4f | %.1fs %.0f img/s%s%s\n",
                  r.epoch, of.c_str(), r.phase.c_str(), r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy,
-                 r.seconds, r.images_per_second, left.c_str(), s.improved ? "  * saved (best val_loss)" : "");
+                 r.seconds, r.images_per_second, left.c_str(), s.improved ? ("  * saved (best " + to_string(s.monitor) + ")").c_str() : "");
   }
 };
 
@@ -93,7 +107,7 @@ class EarlyStopping : public Callback {
     int phase_epochs = 0;
     for (const auto& h : s.history) phase_epochs += h.phase == r.phase;
     if (patience_ > 0 && std::min(s.epochs_since_best, phase_epochs - grace_) >= patience_)
-      s.request_stop("early stopping: val_loss did not improve on epoch " + std::to_string(s.best_epoch) + " for " +
+      s.request_stop("early stopping: " + to_string(s.monitor) + " did not improve on epoch " + std::to_string(s.best_epoch) + " for " +
                      std::to_string(patience_) + " epochs");
   }
 

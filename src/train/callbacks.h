@@ -16,6 +16,12 @@ namespace imagefit {
 
 struct TrainState;
 
+// What "the best epoch" means, for keeping the model and for early stopping (Keras's `monitor`):
+// the lowest val_loss, or the highest val_accuracy (ties: the lower val_loss).
+enum class Monitor { ValLoss, ValAccuracy };
+std::string to_string(Monitor m);                   // "val_loss", "val_accuracy"
+Monitor monitor_from_string(const std::string& s);  // throws Error naming the choices
+
 class Callback {
  public:
   virtual ~Callback() = default;
@@ -25,7 +31,8 @@ class Callback {
 
 struct TrainState {
   History history;
-  double best_val_loss = 1e300;
+  Monitor monitor = Monitor::ValLoss;
+  double best_val_loss = 1e300;     // the best epoch's val_loss
   int best_epoch = 0;               // 1-based index into history; 0: none yet
   bool improved = false;            // the last epoch is the new best
   int epochs_since_best = 0;
@@ -43,15 +50,15 @@ struct TrainState {
 };
 
 // Saves the model whenever the epoch is the best so far (Keras ModelCheckpoint(save_best_only=True,
-// monitor="val_loss")).
+// monitor=...)).
 std::unique_ptr<Callback> best_checkpoint(std::function<void(const TrainState&)> save);
 // Keeps MODEL.history.csv and MODEL.curves.png current.
 std::unique_ptr<Callback> history_files(std::filesystem::path csv, std::filesystem::path png, std::string title);
 // One line an epoch on stderr: "epoch 3/11", the metrics, and in the last phase the time left at
 // most (early stopping may end it sooner).
 std::unique_ptr<Callback> epoch_printer();
-// Ends the phase after `patience` epochs without a better val_loss than the best so far (in any
-// phase), not counting the phase's first `grace` epochs (a warm-up).
+// Ends the phase after `patience` epochs without a better epoch than the best so far (in any phase,
+// by the state's monitor), not counting the phase's first `grace` epochs (a warm-up).
 std::unique_ptr<Callback> early_stopping(int patience, int grace = 0);
 // Ends the phase when another epoch like the last would pass `seconds` since the run started.
 std::unique_ptr<Callback> time_budget(double seconds);

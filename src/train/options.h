@@ -54,7 +54,8 @@ struct TrainOptions {
   int unfreeze = kUnfreezeAuto;   // fine-tune: kUnfreezeAuto, kUnfreezeAll or the last N stages
   uint64_t seed = 0;
   int threads = 0;                // 0 → all cores
-  int patience = -1;              // early stopping on val_loss; 0 = off, -1 = the plan's default
+  int patience = -1;              // early stopping on --monitor; 0 = off, -1 = the plan's default
+  std::string monitor = "val_loss";  // the best epoch: val_loss | val_accuracy (train/callbacks.h Monitor)
   double val_split = 0.2;         // taken from train when there is no validation split
   double time_budget = 0;         // seconds the whole run may take (0: no limit); the plan fits into it
   // Preset or key=value list (augment/augment_params.h); "auto": "light" for transfer learning, "none"

@@ -261,6 +261,7 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
 
   Run run{opt, plan, device, spec, net, TrainState{}, precision, threads, interrupted};
   run.state.start = t_start;
+  run.state.monitor = monitor_from_string(opt.monitor);
   run.resume = resume.get();
   run.dist = dist.get();
   nlohmann::json metadata = {{"imagefit_version", "0.1.0"},
@@ -282,7 +283,8 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
                                {"validation_source", val_source},
                                {"optimizer", to_string(plan.optimizer)},
                                {"learning_rate", plan.lr},
-                               {"label_smoothing", opt.label_smoothing}}}};
+                               {"label_smoothing", opt.label_smoothing},
+                               {"monitor", opt.monitor}}}};
   if (plan.time_budget > 0) metadata["training"]["time_budget_seconds"] = plan.time_budget;
   if (!opt.config.empty()) metadata["training"]["config"] = opt.config;
   auto save = [&](const TrainState& s) {

@@ -226,6 +226,34 @@ TEST(FineTune, LabelSmoothingTrainsAgainstTheSmoothedTarget) {
   EXPECT_DOUBLE_EQ(info["training"]["label_smoothing"].get<double>(), 0.3);
 }
 
+// --monitor val_accuracy: the model kept is the epoch of the highest val_accuracy in the history
+// (ties: the lower val_loss), found here from the history file.
+TEST(FineTune, MonitorValAccuracyKeepsTheMostAccurateEpoch) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  // 10 classes x 8 images at 64 px: fine-tuning at --lr 3e-3 raises val_accuracy above the probe's
+  // while val_loss stays above it, so the two monitors keep different epochs.
+  const fs::path data = small_digits(dir.path(), 10, 8);
+  const fs::path model = dir.path() / "m.imagefit";
+  auto r = run_command(nothing_downloaded(empty) + imagefit_binary().string() + " train " + q(data) + " -o " + q(model) +
+                       " --strategy fine-tune --image-size 64 --epochs 6 --patience 0 --seed 3 --lr 3e-3 --threads 1"
+                       " --monitor val_accuracy --json -q");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = csv_rows(dir.path() / "m.history.csv");
+  ASSERT_EQ(rows.size(), 7u);
+  size_t best = 0, lowest_loss = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const double acc = std::stod(rows[i][5]), best_acc = std::stod(rows[best][5]);
+    if (acc > best_acc || (acc == best_acc && std::stod(rows[i][4]) < std::stod(rows[best][4]))) best = i;
+    if (std::stod(rows[i][4]) < std::stod(rows[lowest_loss][4])) lowest_loss = i;
+  }
+  EXPECT_NE(best, lowest_loss) << "the data no longer tells the monitors apart: the test proves nothing";
+  auto info = nlohmann::json::parse(run_command(imagefit_binary().string() + " info " + q(model) + " --json").output);
+  EXPECT_EQ(info["training"]["best_epoch"].get<size_t>(), best + 1);
+  EXPECT_EQ(info["training"]["monitor"], "val_accuracy");
+}
+
 // --precision is recorded in the model; auto picks bf16 exactly where the CPU has native bf16
 // (IMAGEFIT_CPU_BF16 pretends either way, so both branches run on every machine).
 TEST(Precision, AutoPicksBf16OnlyWhereTheCpuHasIt) {
