@@ -51,6 +51,7 @@ std::string config_text(const TrainOptions& o) {
   num("val-split", o.val_split);
   if (o.patience >= 0) num("patience", o.patience);
   if (o.monitor != "val_loss") str("monitor", o.monitor);
+  if (o.schedule != Schedule::Auto) str("schedule", to_string(o.schedule));
   if (o.image_size > 0) num("image-size", o.image_size);
   str("resize", o.resize);
   num("batch-size", o.batch_size);
@@ -141,6 +142,11 @@ void add_train_command(CLI::App& app) {
                   "Early stopping after N epochs without val_loss improvement (0: off; default: 3 when fine-tuning, "
                   "off from scratch)")
       ->check(int_range(0, 100000));
+  cmd->add_option_function<std::string>(
+         "--schedule", [opt](const std::string& v) { opt->schedule = schedule_from_string(v); },
+         "Learning rate over the optimizer's epochs: auto (cosine after a one-epoch warm-up when fine-tuning, "
+         "constant from scratch) | constant | cosine | onecycle (PyTorch's OneCycleLR, fastai's fit_one_cycle)")
+      ->check(one_of({"auto", "constant", "cosine", "onecycle"}));
   cmd->add_option("--monitor", opt->monitor,
                   "The best epoch, kept as the model and watched by early stopping: val_loss (lowest) | val_accuracy "
                   "(highest; ties: lower val_loss) (Keras's ModelCheckpoint monitor)")

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "models/precision.h"
+#include "train/schedule.h"
 
 namespace imagefit {
 
@@ -55,6 +56,7 @@ struct TrainOptions {
   uint64_t seed = 0;
   int threads = 0;                // 0 → all cores
   int patience = -1;              // early stopping on --monitor; 0 = off, -1 = the plan's default
+  Schedule schedule = Schedule::Auto;  // the learning rate over the optimizer phases (train/schedule.h)
   std::string monitor = "val_loss";  // the best epoch: val_loss | val_accuracy (train/callbacks.h Monitor)
   double val_split = 0.2;         // taken from train when there is no validation split
   double time_budget = 0;         // seconds the whole run may take (0: no limit); the plan fits into it

@@ -125,7 +125,7 @@ class ActivationSource : public EpochSource {
 struct EpochLoop {
   std::string phase;
   int epochs = 0;
-  bool schedule = false;  // warm-up (one epoch) then cosine decay, for fine-tuning pretrained weights
+  Schedule schedule = Schedule::Constant;  // the learning rate over the phase's steps (train/schedule.h)
   std::vector<double> base_lrs;
   std::function<void()> set_modes;                                   // train/eval modes of the modules
   std::function<torch::Tensor(const torch::Tensor&)> forward;         // inputs → logits
@@ -152,11 +152,8 @@ void run_epochs(Run& run, EpochLoop& loop, EpochSource& source, torch::optim::Op
     double loss_sum = 0;
     long correct = 0, seen = 0;
     while (auto batch = source.next()) {
-      if (loop.schedule) {
-        const double warm = double(std::max<size_t>(1, steps_per_epoch));
-        const double factor = double(step) < warm
-                                  ? double(step + 1) / warm
-                                  : 0.5 * (1 + std::cos(M_PI * (double(step) - warm) / std::max(1.0, double(total_steps) - warm)));
+      if (loop.schedule != Schedule::Constant) {
+        const double factor = learning_rate_factor(loop.schedule, step, steps_per_epoch, total_steps);
         std::vector<double> lrs;
         for (double lr : loop.base_lrs) lrs.push_back(lr * factor);
         set_learning_rates(optimizer, lrs);
@@ -595,7 +592,7 @@ nlohmann::json fine_tune_phase(Run& run, const PhasePlan& phase, const ImageCach
   EpochLoop loop;
   loop.phase = "fine-tune";
   loop.epochs = phase.epochs;
-  loop.schedule = true;
+  loop.schedule = phase.schedule;
   loop.base_lrs = {backbone_lr, head_lr};
   // Keras trainable=False semantics: BatchNorm stays in inference mode in the backbone.
   loop.set_modes = [&] {
@@ -659,6 +656,7 @@ void train_phase(Run& run, const PhasePlan& phase, const ImageCache& train, cons
   loop.phase = "train";
   loop.epochs = phase.epochs;
   loop.base_lrs = {run.plan.lr};
+  loop.schedule = phase.schedule;
   Classifier net = run.net;
   loop.set_modes = [net]() mutable { net->train(); };
   train_on_images(run, loop, train, val, aug, lo, *optimizer);

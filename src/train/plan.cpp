@@ -121,6 +121,7 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
     p.kind = PhaseKind::Train;
     p.epochs = o.epochs > 0 ? o.epochs : 30;
     p.patience = std::max(0, o.patience);
+    p.schedule = o.schedule == Schedule::Auto ? Schedule::Constant : o.schedule;  // the Keras tutorial's
     p.why = transfer ? "the whole network trains, starting from the pretrained weights"
                      : "no pretrained backbone: the network trains from scratch";
     plan.phases.push_back(p);
@@ -156,6 +157,8 @@ TrainPlan make_plan(const TrainOptions& o, const DataFacts& data, const Backbone
       // the worse before it improves (sign digits: 3 such epochs after a probe ended a run that went
       // on to beat the probe by 3 points): they do not count towards the patience.
       ft.grace = ft.patience > 0 ? 2 : 0;
+      // Pretrained weights take a warm-up (the head from the probe meets a moving backbone) and a decay.
+      ft.schedule = o.schedule == Schedule::Auto ? Schedule::Cosine : o.schedule;
       ft.cache_bottom = o.cache_activations && backbone.can_run_stages && ft.unfreeze < ft.stages;
       ft.feature_copies = ft.cache_bottom ? (augmented ? std::min(ft.epochs, 4) : 1) : 0;
       ft.cache_from_probe = ft.cache_bottom && (augmented ? head.feature_copies >= ft.feature_copies : true);
@@ -237,6 +240,9 @@ std::string TrainPlan::summary() const {
     why += (why.empty() ? "" : "; ") + p.why;
   }
   s += "; " + to_string(precision) + ", augment " + augment;
+  if (!phases.empty() && phases.back().schedule != Schedule::Constant &&
+      (phases.back().kind == PhaseKind::FineTune || phases.back().kind == PhaseKind::Train))
+    s += ", " + to_string(phases.back().schedule) + " learning rate";
   if (estimated_seconds > 0) s += "; about " + seconds_text(estimated_seconds) + (phases.size() > 1 && phases.back().conditional ? " at most" : "");
   if (time_budget > 0) s += " (time budget " + seconds_text(time_budget) + ")";
   s += "\nwhy: " + why;

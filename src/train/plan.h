@@ -55,6 +55,7 @@ struct PhasePlan {
   int feature_copies = 0;  // Probe/HeadEpochs: augmented copies of the training features
   int patience = 0;        // early stopping on val_loss after N epochs without improvement (0: off)
   int grace = 0;           // the phase's first N epochs do not count towards the patience
+  Schedule schedule = Schedule::Constant;  // FineTune/Train: the learning rate over the phase (resolved)
   bool conditional = false;  // FineTune under `auto`: runs only if decide_after_probe says so
   std::string why;         // the reason, one clause
 };

@@ -284,7 +284,8 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
                                {"optimizer", to_string(plan.optimizer)},
                                {"learning_rate", plan.lr},
                                {"label_smoothing", opt.label_smoothing},
-                               {"monitor", opt.monitor}}}};
+                               {"monitor", opt.monitor},
+                               {"schedule", to_string(plan.phases.back().schedule)}}}};
   if (plan.time_budget > 0) metadata["training"]["time_budget_seconds"] = plan.time_budget;
   if (!opt.config.empty()) metadata["training"]["config"] = opt.config;
   auto save = [&](const TrainState& s) {

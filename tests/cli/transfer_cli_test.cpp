@@ -254,6 +254,31 @@ TEST(FineTune, MonitorValAccuracyKeepsTheMostAccurateEpoch) {
   EXPECT_EQ(info["training"]["monitor"], "val_accuracy");
 }
 
+// --schedule onecycle from scratch (where auto keeps the rate constant): the learning rate the history
+// records at the end of each epoch is PyTorch's OneCycleLR at that step (train/schedule.h, itself
+// checked against PyTorch), and the model records the schedule.
+TEST(Scratch, ScheduleOneCycleMovesTheLearningRate) {
+  TempDir dir;
+  const fs::path data = small_digits(dir.path(), 2, 16);
+  const fs::path model = dir.path() / "s.imagefit";
+  auto r = run_command(imagefit_binary().string() + " train " + q(data) + " -o " + q(model) +
+                       " --arch simple-cnn --image-size 32 --epochs 3 --batch-size 8 --val-split 0.25 --lr 0.01 --seed 1"
+                       " --schedule onecycle -q");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = csv_rows(dir.path() / "s.history.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  // 24 training images, batch 8: 3 steps an epoch, 9 in all; epoch e ends after step 3e - 1.
+  auto onecycle = [](double step, double total) {
+    const double up = 0.3 * total - 1, down = total - 1;
+    auto anneal = [](double a, double b, double pct) { return b + (a - b) / 2 * (std::cos(M_PI * pct) + 1); };
+    return step <= up ? anneal(1.0 / 25, 1, step / up) : anneal(1, 1.0 / 25 / 1e4, (step - up) / (down - up));
+  };
+  for (size_t e = 0; e < 3; ++e)
+    EXPECT_NEAR(std::stod(rows[e][6]), 0.01 * onecycle(3.0 * double(e + 1) - 1, 9), 1e-6) << "epoch " << e + 1;
+  auto info = nlohmann::json::parse(run_command(imagefit_binary().string() + " info " + q(model) + " --json").output);
+  EXPECT_EQ(info["training"]["schedule"], "onecycle");
+}
+
 // --precision is recorded in the model; auto picks bf16 exactly where the CPU has native bf16
 // (IMAGEFIT_CPU_BF16 pretends either way, so both branches run on every machine).
 TEST(Precision, AutoPicksBf16OnlyWhereTheCpuHasIt) {

@@ -215,3 +215,18 @@ TEST(Plan, TheProbeKeepsTheActivationsTheFineTuneTrainsOn) {
   EXPECT_FALSE(r.phases[1].cache_bottom);
   EXPECT_FALSE(r.phases[1].cache_from_probe);
 }
+
+// --schedule: auto is cosine after a warm-up when fine-tuning and constant from scratch (the Keras
+// tutorial's); a named schedule applies to every phase trained with the optimizer.
+TEST(Plan, TheScheduleIsCosineForFineTuningConstantFromScratchUnlessNamed) {
+  TrainPlan ft = make_plan(defaults(), data(1800), kMobileNet, Precision::BF16);
+  EXPECT_EQ(ft.phases[1].schedule, Schedule::Cosine);
+  EXPECT_NE(ft.summary().find("cosine learning rate"), std::string::npos) << ft.summary();
+  TrainPlan scratch = make_plan(defaults(), data(1800), kScratch, Precision::FP32);
+  EXPECT_EQ(scratch.phases[0].schedule, Schedule::Constant);
+  EXPECT_EQ(scratch.summary().find("learning rate"), std::string::npos) << scratch.summary();
+  TrainOptions o = defaults();
+  o.schedule = Schedule::OneCycle;
+  EXPECT_EQ(make_plan(o, data(1800), kScratch, Precision::FP32).phases[0].schedule, Schedule::OneCycle);
+  EXPECT_EQ(make_plan(o, data(1800), kMobileNet, Precision::FP32).phases[1].schedule, Schedule::OneCycle);
+}
