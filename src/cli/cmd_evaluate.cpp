@@ -29,7 +29,9 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--report", *report_dir, "Write pictures and a self-contained report.html into this folder");
   CommonHelp help;
   help.json = "Print JSON: accuracy, loss, per_class, confusion, mistakes";
-  add_common_options(cmd, *common, {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Quiet, Common::Config},
+  add_common_options(cmd, *common,
+                     {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Quiet,
+                      Common::Config, Common::Tta},
                      help);
   cmd->add_flag("--strict", opt->strict, "Unreadable images are errors");
   cmd->callback([opt, common, show_mistakes, report_dir] {
@@ -37,6 +39,7 @@ void add_evaluate_command(CLI::App& app) {
     opt->device = common->device;
     opt->precision = to_string(common->precision);
     opt->batch_size = common->batch_size;
+    opt->tta = common->tta;
     opt->progress = !common->quiet && !common->json;
     // The report's pictures must not land in the data (a report/ folder there would become a class).
     if (!report_dir->empty())
@@ -57,6 +60,7 @@ void add_evaluate_command(CLI::App& app) {
       for (const auto& m : ev.mistakes)
         j["mistakes"].push_back({{"path", m.path}, {"true", ev.classes[m.truth]}, {"predicted", ev.classes[m.predicted]},
                                  {"probability", m.probability}});
+      j["calibration"] = calibration_to_json(ev.calibration);
       j["skipped"] = ev.skipped;
       j["seconds"] = ev.seconds;
       j["evaluated_on"] = ev.evaluated_on;
@@ -65,6 +69,11 @@ void add_evaluate_command(CLI::App& app) {
       return;
     }
     std::cout << metrics_to_text(ev.metrics);
+    const auto& cal = ev.calibration;
+    const std::string views = cal.tta ? ", test-time augmentation (" + std::to_string(cal.views) + " views)" : "";
+    std::printf("calibration: temperature %.3f%s: loss %.4f (uncalibrated %.4f), ECE %.2f%% (uncalibrated %.2f%%)\n",
+                cal.temperature, views.c_str(),
+                ev.metrics.loss, cal.loss_uncalibrated, 100 * cal.ece_after, 100 * cal.ece_before);
     if (!ev.mistakes.empty() && *show_mistakes > 0) {
       std::printf("\nmost confident mistakes (%s in all):\n", with_commas(static_cast<long long>(ev.mistakes.size())).c_str());
       for (size_t i = 0; i < ev.mistakes.size() && int(i) < *show_mistakes; ++i) {

@@ -55,6 +55,8 @@ void add_export_command(CLI::App& app) {
     std::printf(", classes: ");
     for (size_t i = 0; i < s.classes.size(); ++i) std::printf("%s%s", i ? ", " : "", printable(s.classes[i]).c_str());
     std::printf(")\n");
+    if (options.outputs != ExportOutputs::Logits && s.temperature != 1.0)
+      std::printf("  probabilities: softmax(logits / %.4g), the model's calibration temperature\n", s.temperature);
   });
 }
 

@@ -39,6 +39,36 @@ std::string printable_lines(const std::string& text) {
   }
 }
 
+std::string number(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// "temperature 1.52 (fitted on validation: ECE 8.10% -> 2.30%, NLL 0.41 -> 0.35)".
+std::string calibration_text(const nlohmann::json& meta, const InferenceSettings& inf) {
+  if (!meta.contains("inference")) return "none: T = 1 (the model predates calibration)";
+  const auto& j = meta["inference"];
+  std::string out = j.value("calibration", "temperature") == "none" ? "none (--calibrate none): T = 1"
+                                                                     : "temperature " + number("%.4g", inf.temperature);
+  if (j.contains("validation") && j["validation"].is_object()) {
+    const auto& v = j["validation"];
+    if (v.value("ece_before", -1.0) >= 0)
+      out += " (validation ECE " + number("%.2f%%", 100 * v.value("ece_before", 0.0)) + " -> " +
+             number("%.2f%%", 100 * v.value("ece_after", 0.0)) + ", NLL " + number("%.4f", v.value("nll_before", 0.0)) +
+             " -> " + number("%.4f", v.value("nll_after", 0.0)) + ")";
+  }
+  return out;
+}
+
+std::string tta_text(const nlohmann::json& meta, const InferenceSettings& inf) {
+  std::string out = inf.tta ? "on by default (evaluate, predict, serve; --tta off overrides)" : "off by default (--tta on uses it)";
+  if (inf.tta_temperature > 0) out += ", its temperature " + number("%.4g", inf.tta_temperature);
+  if (meta.contains("inference") && meta["inference"].contains("tta_decision") && meta["inference"]["tta_decision"].is_string())
+    out += "\ntrain --tta: " + printable(meta["inference"]["tta_decision"].get<std::string>());
+  return out;
+}
+
 }  // namespace
 
 void add_info_command(CLI::App& app) {
@@ -93,6 +123,8 @@ void add_info_command(CLI::App& app) {
     for (size_t i = 0; i < net["classes"].size(); ++i) classes += (i ? ", " : "") + printable(net["classes"][i].get<std::string>());
     print_item("classes:", with_commas(static_cast<long long>(net["classes"].size())) + ": " + classes, 0, w);
     print_item("head:", head_text(net.value("head", nlohmann::json::object())), 0, w);
+    print_item("calibration:", calibration_text(meta, model.inference), 0, w);
+    print_item("TTA:", tta_text(meta, model.inference), 0, w);
     if (!training.empty()) {
       std::printf("\ntraining:\n");
       // The per-epoch table is left out: see --json or the .history.csv beside the model.

@@ -119,13 +119,16 @@ void add_predict_command(CLI::App& app) {
   CommonHelp help;
   help.json = "One JSON object a line: path, label, probability, top";
   help.batch_size = "Images per forward pass";
-  add_common_options(cmd, o->common, {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Config},
+  add_common_options(cmd, o->common,
+                     {Common::BatchSize, Common::Threads, Common::Device, Common::Precision, Common::Json, Common::Config,
+                      Common::Tta, Common::NoCalibration},
                      help);
   cmd->add_flag("--csv", o->csv, "CSV: path,label,probability,label_2,probability_2,... (--top-k of them),error")
       ->excludes("--json");
   cmd->callback([o] {
     apply_threads(o->common.threads);
-    auto predictor = Predictor::open(o->model, o->common.device, to_string(o->common.precision));
+    auto predictor = Predictor::open(o->model, o->common.device, to_string(o->common.precision), o->common.tta,
+                                     !o->common.uncalibrated);
     const auto files = expand_paths(o->paths);
     if (files.empty()) throw Error("no image files found in the given paths");
     // Columns: the top-k, or every class when the model has fewer.

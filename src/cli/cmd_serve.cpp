@@ -123,7 +123,8 @@ void add_serve_command(CLI::App& app) {
       ->check(int_range(1, 1024));
   CommonHelp help;
   help.threads = "Compute threads for the model (default: all cores)";
-  add_common_options(cmd, *common, {Common::Threads, Common::Device, Common::Precision}, help);
+  add_common_options(cmd, *common, {Common::Threads, Common::Device, Common::Precision, Common::Tta, Common::NoCalibration},
+                     help);
   cmd->add_flag("--log-requests", o->serve.log_requests,
                 "Print one line a request on stderr (address, method, path, status, bytes; control characters "
                 "and non-ASCII bytes as \\xHH)");
@@ -131,6 +132,8 @@ void add_serve_command(CLI::App& app) {
     o->serve.threads = common->threads;
     o->serve.device = common->device;
     o->serve.precision = to_string(common->precision);
+    o->serve.tta = common->tta;
+    o->serve.calibrated = !common->uncalibrated;
     if (pixels->count() > 0) set_max_image_pixels(o->max_pixels);
     max_image_pixels();  // a bad $IMAGEFIT_MAX_IMAGE_PIXELS is an error now, not at the first upload
     raise_open_file_limit(size_t(o->serve.http_threads > 0 ? o->serve.http_threads : 1024) + 256);

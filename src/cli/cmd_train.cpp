@@ -60,6 +60,8 @@ std::string config_text(const TrainOptions& o) {
   str("device", o.device);
   str("precision", to_string(o.precision));
   if (o.strict) t << "strict = true\n";
+  str("calibrate", o.calibrate);
+  str("tta", o.tta);
   return t.str();
 }
 }  // namespace
@@ -156,9 +158,14 @@ void add_train_command(CLI::App& app) {
   help.json = "Print one JSON object with the results at the end";
   help.force = "Replace MODEL if it exists (without it, an existing model is never overwritten)";
   help.image_size = "Input size in pixels (default: 180 for simple-cnn, else the backbone's)";
+  help.tta = "Test-time augmentation, decided on validation after training: auto (measure it and record it in the model, "
+             "so evaluate, predict and serve use it, only if it raises validation accuracy, or keeps it and lowers the "
+             "loss) | on (record it) | off (not measured: TTA makes inference 4x slower)";
+  common->tta = opt->tta;
   add_common_options(cmd, *common,
                      {Common::ImageSize, Common::Resize, Common::BatchSize, Common::Seed, Common::Threads, Common::Device,
-                      Common::Precision, Common::Json, Common::Quiet, Common::Force, Common::Config},
+                      Common::Precision, Common::Json, Common::Quiet, Common::Force, Common::Config, Common::Calibrate,
+                      Common::Tta},
                      help);
   cmd->add_flag("--resume", opt->resume,
                 "Continue an interrupted run from its last completed epoch (MODEL.resume, written after each "
@@ -181,6 +188,8 @@ void add_train_command(CLI::App& app) {
     opt->resize = common->resize;
     opt->overwrite = common->force;
     opt->progress = !common->quiet;
+    opt->calibrate = common->calibrate;
+    opt->tta = common->tta;
     opt->config = config_text(*opt);
     install_interrupt_handler();
     nlohmann::json summary = train_model(*opt, [] { return interrupted(); });

@@ -8,6 +8,7 @@
 
 #include "core/parallel.h"
 #include "core/suggest.h"
+#include "train/tta.h"
 
 namespace imagefit::cli {
 
@@ -161,6 +162,24 @@ void add_common_options(CLI::App* cmd, CommonOptions& o, const std::vector<Commo
         break;
       case Common::Force:
         cmd->add_flag("--force", o.force, help.force);
+        break;
+      case Common::Calibrate:
+        cmd->add_option("--calibrate", o.calibrate,
+                        "After training, fit a temperature T on the validation split (Guo et al. 2017: softmax(logits / "
+                        "T) minimising validation NLL), stored in the model and used wherever probabilities are shown | "
+                        "none (T = 1)")
+            ->check(one_of({"temperature", "none"}))
+            ->capture_default_str();
+        break;
+      case Common::Tta:
+        cmd->add_option("--tta", o.tta, help.tta + "; " + tta_help())
+            ->check(one_of({"auto", "on", "off"}))
+            ->capture_default_str();
+        break;
+      case Common::NoCalibration:
+        cmd->add_flag("--no-calibration", o.uncalibrated,
+                      "Show the network's own softmax probabilities (T = 1) instead of those at the temperature "
+                      "fitted on validation (imagefit info shows it)");
         break;
       case Common::Config:
         cmd->add_option("--config", o.config,

@@ -23,10 +23,14 @@ struct CommonOptions {
   bool json = false;
   bool quiet = false;
   bool force = false;
+  std::string calibrate = "temperature";  // train: temperature | none (train/calibrate.h)
+  std::string tta = "auto";        // evaluate/predict/serve: auto (the model's choice) | on | off; train sets its own default
+  bool uncalibrated = false;       // predict/serve --no-calibration: T = 1
   std::string config;              // only for --help: main expands --config FILE before parsing (cli/config_file.h)
 };
 
-enum class Common { Threads, Device, Precision, BatchSize, Seed, ImageSize, Resize, Json, Quiet, Force, Config };
+enum class Common { Threads, Device, Precision, BatchSize, Seed, ImageSize, Resize, Json, Quiet, Force, Config, Calibrate, Tta,
+                    NoCalibration };
 
 // What differs between commands: the words of some helps.
 struct CommonHelp {
@@ -35,6 +39,7 @@ struct CommonHelp {
   std::string image_size = "Input size in pixels";
   std::string batch_size = "Images per batch";
   std::string threads = "Threads (default: all cores)";
+  std::string tta = "Test-time augmentation: auto (what the model records: train --tta) | on | off";
 };
 
 void add_common_options(CLI::App* cmd, CommonOptions& o, const std::vector<Common>& which, const CommonHelp& help = {});

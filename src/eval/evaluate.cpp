@@ -11,7 +11,7 @@
 #include "models/device.h"
 #include "models/precision.h"
 #include "train/image_cache.h"
-#include "train/scoring.h"
+#include "train/tta.h"
 #include "weights/saved_model.h"
 
 namespace imagefit {
@@ -41,6 +41,14 @@ ImageSet images_for(const std::string& dir, const std::vector<std::string>& mode
 }
 }  // namespace
 
+nlohmann::json calibration_to_json(const CalibrationSummary& c) {
+  nlohmann::json j = {{"temperature", c.temperature},       {"tta", c.tta},
+                      {"views", c.views},                   {"loss_uncalibrated", c.loss_uncalibrated},
+                      {"ece_before", c.ece_before},         {"ece_after", c.ece_after}};
+  if (!c.validation.is_null()) j["validation"] = c.validation;
+  return j;
+}
+
 Evaluation evaluate_model(const EvaluateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.batch_size < 1) throw UsageError("--batch-size " + std::to_string(opt.batch_size) + ": must be at least 1");
@@ -55,15 +63,34 @@ Evaluation evaluate_model(const EvaluateOptions& opt) {
   ImageCache cache(set, model.spec.image_size, model.spec.resize, threads, opt.strict, size_t(2) << 30, opt.progress);
   const Precision precision = resolve_precision(precision_from_string(opt.precision), device.is_cuda());
   FrozenFeatures frozen(model.network, model.spec.image_size, precision);
-  Scores s = score_images(model.network, cache, model.spec.normalization, opt.batch_size, device, threads,
-                          opt.progress ? "evaluating" : "", &frozen);
+  // Logits of every view (one without TTA), then probabilities at the model's temperature.
+  auto& cal = ev.calibration;
+  cal.tta = tta_wanted(opt.tta, model.inference.tta);
+  cal.views = int(views_for(cal.tta).size());
+  cal.temperature = model.inference.temperature_for(cal.tta);
+  if (model.metadata.contains("inference")) cal.validation = model.metadata["inference"].value("validation", nlohmann::json());
+  std::vector<int> labels;
+  const ViewLogits logits = cache_view_logits(frozen, cache, model.spec.normalization, views_for(cal.tta), opt.batch_size,
+                                              device, threads, labels, opt.progress ? "evaluating" : "");
+  std::vector<int> predicted;
+  std::vector<std::vector<float>> probabilities;
+  if (!labels.empty()) {
+    probabilities = calibrated_probabilities(logits, cal.temperature);
+    const auto raw = calibrated_probabilities(logits, 1.0);
+    for (const auto& p : probabilities) predicted.push_back(int(std::max_element(p.begin(), p.end()) - p.begin()));
+    cal.loss_uncalibrated = temperature_nll(logits, labels, 1.0);
+    cal.bins_before = reliability_bins(raw, labels);
+    cal.bins_after = reliability_bins(probabilities, labels);
+    cal.ece_before = expected_calibration_error(cal.bins_before);
+    cal.ece_after = expected_calibration_error(cal.bins_after);
+  }
   ev.precision = to_string(precision);
   ev.classes = model.spec.classes;
   ev.model_metadata = model.metadata;
-  ev.metrics = compute_metrics(ev.classes, s.labels, s.predicted, s.loss);
+  ev.metrics = compute_metrics(ev.classes, labels, predicted, labels.empty() ? 0 : temperature_nll(logits, labels, cal.temperature));
   for (const auto& b : cache.bad_images()) ev.skipped.push_back(b.reason);
-  for (size_t i = 0; i < s.labels.size(); ++i)
-    if (s.labels[i] != s.predicted[i]) ev.mistakes.push_back({cache.path(i), s.labels[i], s.predicted[i], s.probabilities[i][s.predicted[i]]});
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] != predicted[i]) ev.mistakes.push_back({cache.path(i), labels[i], predicted[i], probabilities[i][size_t(predicted[i])]});
   std::stable_sort(ev.mistakes.begin(), ev.mistakes.end(),
                    [](const Mistake& a, const Mistake& b) { return a.probability > b.probability; });
   ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/metrics.h"
+#include "report/calibration.h"
 
 namespace imagefit {
 
@@ -25,6 +26,19 @@ struct ParameterCounts {
   std::string trained_what;  // "all", "the head", "the head and the last 9 of 27 backbone stages"
 };
 
+// How the probabilities were made and how well calibrated they are on the evaluated images
+// (report/calibration.h): before = the network's own softmax (T = 1), after = at the model's temperature.
+struct CalibrationSummary {
+  double temperature = 1.0;  // the one used (the model's, for the views used)
+  bool tta = false;          // test-time augmentation was used
+  int views = 1;
+  double loss_uncalibrated = 0;  // NLL at T = 1 (Metrics::loss is at `temperature`)
+  double ece_before = 0, ece_after = 0;
+  std::vector<ReliabilityBin> bins_before, bins_after;
+  nlohmann::json validation;  // the model's own record of its fit on validation (may be empty)
+};
+nlohmann::json calibration_to_json(const CalibrationSummary& c);
+
 struct Evaluation {
   std::vector<std::string> classes;
   Metrics metrics;
@@ -35,6 +49,7 @@ struct Evaluation {
   std::string evaluated_on;        // the folder of class folders actually used
   std::string precision;           // what inference ran in: fp32 | bf16
   ParameterCounts parameters;
+  CalibrationSummary calibration;
 };
 
 struct EvaluateOptions {
@@ -46,6 +61,7 @@ struct EvaluateOptions {
   std::string device = "cpu";
   std::string precision = "auto";  // auto | fp32 | bf16 (models/precision.h)
   bool progress = true;
+  std::string tta = "auto";  // auto (the model's choice) | on | off (train/tta.h)
 };
 
 Evaluation evaluate_model(const EvaluateOptions& options);

@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "eval/parameter_counts.h"
 #include "data/image_io.h"
+#include "report/calibration.h"
 #include "report/confusion.h"
 #include "report/curves.h"
 #include "report/html_report.h"
@@ -286,6 +287,33 @@ std::vector<std::string> write_evaluation_report(const Evaluation& ev, const Rep
     const std::string curves_path = (dir / "curves.png").string();
     write_curves_png(data.history, "Training curves: " + model_name, curves_path);
     written.push_back(curves_path);
+  }
+  // Calibration on these images: the reliability diagram before / after the model's temperature.
+  const CalibrationSummary& cal = ev.calibration;
+  if (!cal.bins_after.empty()) {
+    data.temperature = cal.temperature;
+    data.ece_before = cal.ece_before;
+    data.ece_after = cal.ece_after;
+    data.loss_uncalibrated = cal.loss_uncalibrated;
+    char note[512];
+    if (cal.validation.is_object() && cal.validation.contains("ece_before"))
+      std::snprintf(note, sizeof note,
+                    "T was fitted on the validation split (%lld images) by minimising its negative log-likelihood: "
+                    "validation ECE %.2f%% -> %.2f%%, NLL %.4f -> %.4f.%s",
+                    (long long)cal.validation.value("images", 0), 100 * cal.validation.value("ece_before", 0.0),
+                    100 * cal.validation.value("ece_after", 0.0), cal.validation.value("nll_before", 0.0),
+                    cal.validation.value("nll_after", 0.0),
+                    cal.tta ? (" Test-time augmentation: " + std::to_string(cal.views) + " views averaged.").c_str() : "");
+    else
+      std::snprintf(note, sizeof note, "This model records no calibration (T = 1).%s",
+                    cal.tta ? (" Test-time augmentation: " + std::to_string(cal.views) + " views averaged.").c_str() : "");
+    data.calibration_note = note;
+    data.reliability_png = reliability_diagram_png(cal.bins_before, cal.ece_before, cal.bins_after, cal.ece_after, cal.temperature);
+    const std::string reliability_path = (dir / "reliability.png").string();
+    atomic_write(reliability_path, [&](std::ostream& out) {
+      out.write(reinterpret_cast<const char*>(data.reliability_png.data()), std::streamsize(data.reliability_png.size()));
+    });
+    written.push_back(reliability_path);
   }
   const std::string html_path = (dir / "report.html").string();
   write_html_report(data, html_path);

@@ -8,6 +8,8 @@
 #include "models/frozen_features.h"
 #include "models/input_tensor.h"
 #include "models/precision.h"
+#include "report/calibration.h"
+#include "train/tta.h"
 #include "weights/saved_model.h"
 
 namespace imagefit {
@@ -16,10 +18,13 @@ namespace {
 
 class TorchPredictor : public Predictor {
  public:
-  TorchPredictor(const std::string& path, const std::string& device, const std::string& precision)
+  TorchPredictor(const std::string& path, const std::string& device, const std::string& precision,
+                 const std::string& tta, bool calibrated)
       : model_(load_model(path)),
         device_(resolve_device(device)),
-        precision_(resolve_precision(precision_from_string(precision), device_.is_cuda())) {
+        precision_(resolve_precision(precision_from_string(precision), device_.is_cuda())),
+        tta_(tta_wanted(tta, model_.inference.tta)),
+        temperature_(calibrated ? model_.inference.temperature_for(tta_) : 1.0) {
     model_.network->to(device_);
     model_.network->eval();
     frozen_ = std::make_unique<FrozenFeatures>(model_.network, model_.spec.image_size, precision_);
@@ -33,15 +38,13 @@ class TorchPredictor : public Predictor {
       std::vector<cv::Mat> chunk;
       for (size_t i = first; i < std::min(rgb.size(), first + kChunk); ++i) chunk.push_back(resize_to_input(rgb[i], size, model_.spec.resize));
       auto batch = images_to_tensor(chunk, model_.spec.normalization);
-      torch::Tensor probs;
+      ViewLogits logits;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        torch::NoGradGuard no_grad;
-        probs = torch::softmax(frozen_->logits(batch.to(device_)), 1).to(torch::kCPU).contiguous();
+        append_view_logits([&](const torch::Tensor& x) { return frozen_->logits(x); }, batch.to(device_), views_for(tta_),
+                           logits);
       }
-      const int64_t c = probs.size(1);
-      const float* p = probs.data_ptr<float>();
-      for (int64_t i = 0; i < probs.size(0); ++i) out.emplace_back(p + i * c, p + (i + 1) * c);
+      for (auto& p : calibrated_probabilities(logits, temperature_)) out.push_back(std::move(p));
     }
     return out;
   }
@@ -65,11 +68,15 @@ class TorchPredictor : public Predictor {
   int image_size() const override { return model_.spec.image_size; }
   const nlohmann::json& metadata() const override { return model_.metadata; }
   std::string precision() const override { return to_string(precision_); }
+  double temperature() const override { return temperature_; }
+  bool tta() const override { return tta_; }
 
  private:
   SavedModel model_;
   torch::Device device_;
   Precision precision_;
+  bool tta_;
+  double temperature_;
   std::unique_ptr<FrozenFeatures> frozen_;
   std::mutex mutex_;
 };
@@ -77,8 +84,8 @@ class TorchPredictor : public Predictor {
 }  // namespace
 
 std::unique_ptr<Predictor> Predictor::open(const std::string& model_path, const std::string& device,
-                                           const std::string& precision) {
-  return std::make_unique<TorchPredictor>(model_path, device, precision);
+                                           const std::string& precision, const std::string& tta, bool calibrated) {
+  return std::make_unique<TorchPredictor>(model_path, device, precision, tta, calibrated);
 }
 
 }  // namespace imagefit

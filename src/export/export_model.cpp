@@ -37,21 +37,24 @@ std::vector<std::string> onnx_exportable_architectures() { return onnx_export::c
 
 ExportSummary export_model(const std::string& model_path, const std::string& out_path, const ExportOptions& options) {
   SavedModel model = load_model(model_path);
+  ExportOptions with_temperature = options;
+  with_temperature.temperature = model.inference.temperature;
   ExportSummary summary;
   try {
     if (options.format == ExportFormat::Onnx) {
-      const std::string bytes = onnx_model_bytes(model.spec, model.network, options, &summary);
+      const std::string bytes = onnx_model_bytes(model.spec, model.network, with_temperature, &summary);
       atomic_write(out_path, [&](std::ostream& out) { out.write(bytes.data(), std::streamsize(bytes.size())); });
     } else {
       // Trace first (into memory), so a failure never leaves a temporary file behind.
       std::ostringstream buffer;
-      write_torchscript(model.spec, model.network, options, buffer, &summary);
+      write_torchscript(model.spec, model.network, with_temperature, buffer, &summary);
       const std::string bytes = buffer.str();
       atomic_write(out_path, [&](std::ostream& out) { out.write(bytes.data(), std::streamsize(bytes.size())); });
     }
   } catch (const Error& e) {
     throw Error(model_path + ": " + e.what());
   }
+  summary.temperature = with_temperature.temperature;
   summary.path = out_path;
   summary.bytes = static_cast<long long>(fs::file_size(out_path));
   return summary;

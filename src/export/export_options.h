@@ -18,6 +18,9 @@ struct ExportOptions {
   // (what imagefit feeds its own network). true: the input is N×3×S×S float RGB in 0..255 and the
   // graph starts with the model's normalization (per-channel Mul and Add; BGR reorder for "caffe").
   bool include_normalization = false;
+  // The probabilities are softmax(logits / temperature), as imagefit shows them (the model's
+  // calibration; export_model sets it). The logits output stays the network's own.
+  double temperature = 1.0;
 };
 
 ExportFormat export_format_from_string(const std::string& s);    // "onnx" / "torchscript", else Error
@@ -38,6 +41,7 @@ struct ExportSummary {
   long long nodes = 0;                   // ONNX nodes (0 for TorchScript)
   long long parameters = 0;
   std::vector<std::string> classes;
+  double temperature = 1.0;              // the probabilities are softmax(logits / temperature)
 };
 
 // Loads an imagefit model file and exports it to `out_path` (written atomically). Throws Error

@@ -100,7 +100,13 @@ std::string onnx_model_bytes(const NetworkSpec& spec, Classifier& network, const
     throw Error("internal: ONNX export of " + spec.arch + " ends in the wrong shape");
 
   std::vector<OnnxValue> outputs;
-  if (options.outputs != ExportOutputs::Logits) outputs.push_back(b.softmax(logits, "softmax"));
+  if (options.outputs != ExportOutputs::Logits) {
+    // Calibrated as imagefit shows them: softmax(logits / T).
+    const OnnxValue scaled = options.temperature == 1.0
+                                 ? logits
+                                 : b.mul_constant(logits, "temperature", torch::tensor({float(1.0 / options.temperature)}));
+    outputs.push_back(b.softmax(scaled, "softmax"));
+  }
   if (options.outputs != ExportOutputs::Probabilities) outputs.push_back(logits);
   if (options.outputs != ExportOutputs::Logits) outputs[0] = b.add_output(outputs[0], "probabilities");
   if (options.outputs != ExportOutputs::Probabilities) outputs.back() = b.add_output(outputs.back(), "logits");
@@ -119,6 +125,7 @@ std::string onnx_model_bytes(const NetworkSpec& spec, Classifier& network, const
   add_metadata(model, "imagefit.normalization", to_string(spec.normalization));
   add_metadata(model, "imagefit.input", options.include_normalization ? "rgb_0_255" : "normalized");
   add_metadata(model, "imagefit.classes", nlohmann::json(spec.classes).dump());
+  add_metadata(model, "imagefit.temperature", nlohmann::json(options.temperature).dump());
   validate(model, outputs);
 
   if (summary) {

@@ -32,10 +32,14 @@ void write_torchscript(const NetworkSpec& spec, Classifier& network, const Expor
       x = x * scale + offset;
     }
     const torch::Tensor logits = network->forward(x);
+    // Calibrated as imagefit shows them: softmax(logits / T).
+    const auto probabilities = [&] {
+      return torch::softmax(options.temperature == 1.0 ? logits : logits / options.temperature, 1);
+    };
     switch (options.outputs) {
-      case ExportOutputs::Probabilities: return {torch::softmax(logits, 1)};
+      case ExportOutputs::Probabilities: return {probabilities()};
       case ExportOutputs::Logits: return {logits};
-      case ExportOutputs::Both: return {c10::ivalue::Tuple::create({torch::softmax(logits, 1), logits})};
+      case ExportOutputs::Both: return {c10::ivalue::Tuple::create({probabilities(), logits})};
     }
     return {logits};
   };
@@ -57,6 +61,7 @@ void write_torchscript(const NetworkSpec& spec, Classifier& network, const Expor
   nlohmann::json info = spec_to_json(spec);
   info["input"] = options.include_normalization ? "rgb_0_255" : "normalized";
   info["outputs"] = to_string(options.outputs);
+  info["temperature"] = options.temperature;
   torch::jit::ExtraFilesMap extra{{"imagefit.json", info.dump(2)}};
   script.save(out, extra);
 

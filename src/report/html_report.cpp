@@ -187,6 +187,7 @@ std::string render_html_report(const ReportData& d) {
   if (!d.history.empty()) o << "<a href=\"#curves\">Training curves</a>";
   if (has_matrix || !per_class.empty()) o << "<a href=\"#metrics\">Per-class metrics</a>";
   if (has_matrix) o << "<a href=\"#confusion\">Confusion matrix</a>";
+  if (std::isfinite(d.temperature)) o << "<a href=\"#calibration\">Calibration</a>";
   o << "<a href=\"#mistakes\">Mistakes</a>";
   if (!d.figures.empty()) o << "<a href=\"#figures\">Figures</a>";
   o << "</nav>\n</div></header>\n<main>\n";
@@ -291,6 +292,26 @@ std::string render_html_report(const ReportData& d) {
       o << "<td class=\"total\">" << row_total << "</td></tr>\n";
     }
     o << "</tbody></table></div></details>\n</section>\n";
+  }
+
+  // Calibration: are the probabilities shown honest? ECE before / after the temperature.
+  if (std::isfinite(d.temperature)) {
+    o << "<section id=\"calibration\"><h2>Calibration</h2>\n"
+      << "<p class=\"note\">Expected calibration error (ECE): the images are put in 15 equal-width bins of their top "
+         "probability; ECE is the mean gap between a bin's accuracy and its mean probability, weighted by its images. The "
+         "probabilities imagefit shows are softmax(logits / T).</p>\n<div class=\"cards\">\n";
+    card(o, "Temperature", fmt("%.3g", d.temperature), d.temperature == 1 ? "uncalibrated" : "softmax(logits / T)",
+         "card-temperature");
+    if (std::isfinite(d.ece_before)) card(o, "ECE uncalibrated", percent(d.ece_before, 2), "T = 1", "card-ece-before");
+    if (std::isfinite(d.ece_after)) card(o, "ECE calibrated", percent(d.ece_after, 2), "at T", "card-ece-after");
+    if (std::isfinite(d.loss_uncalibrated))
+      card(o, "Loss uncalibrated", number(d.loss_uncalibrated, 4), "cross-entropy at T = 1", "card-loss-uncalibrated");
+    o << "</div>\n";
+    if (!d.calibration_note.empty()) o << "<p class=\"note\">" << html_escape(d.calibration_note) << "</p>\n";
+    if (!d.reliability_png.empty())
+      o << "<figure><img class=\"plot\" alt=\"reliability diagram: accuracy against confidence, before and after "
+           "temperature scaling\" src=\"" << data_uri("image/png", d.reliability_png) << "\"></figure>\n";
+    o << "</section>\n";
   }
 
   // Mistakes, most confident first.

@@ -50,6 +50,13 @@ struct ReportData {
   std::vector<MistakeExample> mistakes;  // worst (most confident) first; may be a sample
   int64_t mistakes_total = -1;           // all mistakes on the set; -1: mistakes.size() (or from the matrix)
   std::vector<ReportFigure> figures;     // shown after the mistakes
+
+  // Calibration (report/calibration.h) on the evaluated images; NaN temperature: no section.
+  double temperature = std::numeric_limits<double>::quiet_NaN();
+  double ece_before = std::numeric_limits<double>::quiet_NaN(), ece_after = std::numeric_limits<double>::quiet_NaN();
+  double loss_uncalibrated = std::numeric_limits<double>::quiet_NaN();
+  std::string calibration_note;              // how T was fitted, TTA, the validation numbers
+  std::vector<unsigned char> reliability_png;  // the reliability diagram (before | after)
 };
 
 // The whole page as a string, and written atomically (Error naming `path` on failure).

@@ -264,7 +264,9 @@ struct ModelServer::Impl {
                          {"resize", net.value("resize", std::string("squash"))},
                          {"normalization", norm},
                          {"formula", normalization_formula(norm)}}},
-              {"normalization", norm}};
+              {"normalization", norm},
+              {"temperature", predictor->temperature()},
+              {"tta", predictor->tta()}};
     if (net.contains("alpha") && net["alpha"].is_number() && net["alpha"].get<double>() != 1.0) j["alpha"] = net["alpha"];
     json training = json::object();
     if (meta.contains("training") && meta["training"].is_object()) {
@@ -516,7 +518,7 @@ ModelServer::ModelServer(const std::string& model_path, const ServeOptions& opti
   I.model_name = std::filesystem::path(model_path).filename().string();
 
   at::set_num_threads(options.threads > 0 ? options.threads : hardware_threads());
-  I.predictor = Predictor::open(model_path, options.device, options.precision);
+  I.predictor = Predictor::open(model_path, options.device, options.precision, options.tta, options.calibrated);
   I.batcher = std::make_unique<PredictionBatcher>(*I.predictor, options.batch_window_ms, options.max_batch);
   I.info = I.make_info();
 
@@ -600,7 +602,8 @@ std::string ModelServer::description() const {
   return impl_->model_name + " (" + info.value("architecture", "?") + ", " +
          std::to_string(impl_->predictor->classes().size()) + " classes, " +
          std::to_string(impl_->predictor->image_size()) + "x" + std::to_string(impl_->predictor->image_size()) +
-         " input, device " + impl_->options.device + ", " + impl_->predictor->precision() + ")";
+         " input, device " + impl_->options.device + ", " + impl_->predictor->precision() +
+         (impl_->predictor->tta() ? ", test-time augmentation" : "") + ")";
 }
 
 void ModelServer::run() {

@@ -28,6 +28,8 @@ struct ServeOptions {
   int batch_window_ms = 5;   // how long the first request of a batch waits for others
   int max_batch = 16;        // most images in one forward pass
   std::string device = "cpu";  // cpu | cuda | cuda:N | auto
+  std::string tta = "auto";    // test-time augmentation: auto (the model's choice) | on | off (train/tta.h)
+  bool calibrated = true;      // softmax(logits / the model's temperature); false: T = 1
   std::string precision = "auto";  // auto | fp32 | bf16 (models/precision.h)
   int read_timeout_s = 10;   // a client that stops sending a body for this long is dropped
   int write_timeout_s = 10;  // a client that stops reading for this long is dropped

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cstdlib>
 
 #include "core/parallel.h"
 #include "models/input_tensor.h"
@@ -9,7 +10,9 @@
 namespace imagefit {
 
 BatchLoader::BatchLoader(const ImageCache& cache, Normalization norm, SampleTransform transform, LoaderOptions options)
-    : cache_(cache), norm_(norm), transform_(std::move(transform)), options_(options) {}
+    : cache_(cache), norm_(norm), transform_(std::move(transform)), options_(options) {
+  if (const char* t = std::getenv("IMAGEFIT_LOADER_THREADS_EXPERIMENT")) options_.threads = std::atoi(t);  // TEMP
+}
 
 BatchLoader::~BatchLoader() { stop(); }
 

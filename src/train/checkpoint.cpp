@@ -49,8 +49,9 @@ std::string checkpoint_path(const std::string& model_path) { return model_path +
 nlohmann::json run_fingerprint(const TrainOptions& options, const Dataset& data, int world_size) {
   nlohmann::json opts = nlohmann::json::object();
   for (const auto& [key, value] : config_entries(options.config))
+    // calibrate and tta act after the last epoch: resuming with others changes no epoch.
     if (key != "output" && key != "threads" && key != "device" && key != "batch-size" && key != "distributed" &&
-        key != "dist-timeout")
+        key != "dist-timeout" && key != "calibrate" && key != "tta")
       opts[key] = value;
   opts[kGlobalBatch] = std::to_string(options.batch_size * std::max(1, world_size));
   // Which images, under which label: renaming, adding, removing or relabelling any is a different run.

@@ -73,6 +73,8 @@ struct TrainOptions {
   bool distributed = false;       // data-parallel over torchrun's environment (train/distributed.h)
   double dist_timeout = 60;       // seconds a collective may wait for the other ranks
   std::string config;             // these options as a --config file (TOML), recorded in the model
+  std::string calibrate = "temperature";  // after training, on validation: temperature | none (train/calibrate.h)
+  std::string tta = "off";        // test-time augmentation: auto (kept if it helps on validation) | on | off
 };
 
 }  // namespace imagefit

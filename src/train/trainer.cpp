@@ -20,6 +20,7 @@
 #include "models/frozen_features.h"
 #include "models/simple_cnn.h"
 #include "train/augmentation.h"
+#include "train/calibrate.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/image_cache.h"
@@ -441,11 +442,15 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
                             {"curves", curves_path.string()},
                             {"stopped", run.was_interrupted ? nlohmann::json("interrupted") : nlohmann::json(nullptr)}};
   if (plan.estimated_seconds > 0) summary["estimated_seconds"] = plan.estimated_seconds;
+  // Temperature scaling and the --tta decision, on validation (train/calibrate.h).
+  if (!run.was_interrupted && (!dist || dist->is_main()))
+    summary["calibration"] = calibrate_on_validation(
+        best, val_cache, {opt.calibrate, opt.tta, std::max(64, opt.batch_size), threads, opt.progress}, run.precision, device);
   if (ds.has_test() && !run.was_interrupted && (!dist || dist->is_main())) {
     ImageCache test_cache(ds.test, spec.image_size, spec.resize, threads, opt.strict, size_t(1) << 30, opt.progress);
-    FrozenFeatures frozen(best.network, spec.image_size, run.precision);
-    Scores t = score_images(best.network, test_cache, spec.normalization, std::max(64, opt.batch_size), device,
-                            threads, opt.progress ? "test" : "", &frozen);
+    // As evaluate scores it: at the fitted temperature, with TTA if it was kept.
+    const InferenceScore t = score_as_inference(best, test_cache, std::max(64, opt.batch_size), threads, run.precision,
+                                                device, opt.progress ? "test" : "");
     summary["test_loss"] = t.loss;
     summary["test_accuracy"] = t.accuracy;
     summary["test_images"] = test_cache.size();

@@ -196,7 +196,27 @@ void check_network(const nlohmann::json& net) {
                 " class names are listed");
 }
 
+// How inference scales the logits: a forged 0, negative or absurd temperature would turn every
+// probability into a one-hot or uniform vector without a word.
+void check_inference(const nlohmann::json& inf) {
+  if (!inf.is_object()) throw Error("\"inference\" is not an object");
+  for (const char* key : {"temperature", "tta_temperature"}) {
+    if (!inf.contains(key)) continue;
+    const auto& t = inf[key];
+    const bool unset = std::string(key) == "tta_temperature" && t.is_number() && t.get<double>() == 0;
+    if (!unset && (!t.is_number() || !(t.get<double>() >= kMinModelTemperature && t.get<double>() <= kMaxModelTemperature)))
+      throw Error("inference \"" + std::string(key) + "\" is " + t.dump() + ", expected a temperature from 0.001 to 1000");
+  }
+  if (inf.contains("tta") && !inf["tta"].is_boolean())
+    throw Error("inference \"tta\" is " + inf["tta"].dump() + ", expected true or false");
+}
+
 void check_metadata(const nlohmann::json& meta, const std::string& path) {
+  try {
+    if (meta.contains("inference")) check_inference(meta["inference"]);
+  } catch (const std::exception& e) {
+    throw Error(path + ": invalid model description: " + e.what());
+  }
   if (!meta.contains("network")) return;  // load_model says it is missing; other readers do not need it
   try {
     check_network(meta["network"]);

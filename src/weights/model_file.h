@@ -26,6 +26,8 @@ constexpr int kMaxModelImageSize = 2048;
 constexpr double kMaxModelAlpha = 4.0;
 constexpr size_t kMaxModelClasses = 100000;
 constexpr int64_t kMaxModelHidden = 65536;
+// metadata["inference"]'s temperatures (weights/saved_model.h): the fit keeps within [0.01, 100].
+constexpr double kMinModelTemperature = 1e-3, kMaxModelTemperature = 1e3;
 
 struct ModelFile {
   nlohmann::json metadata;  // without the "tensors" index

@@ -60,6 +60,16 @@ Classifier build_network(NetworkSpec& spec) {
   return Classifier(backbone, spec.head);
 }
 
+InferenceSettings inference_from_metadata(const nlohmann::json& metadata) {
+  InferenceSettings s;
+  if (!metadata.contains("inference") || !metadata["inference"].is_object()) return s;
+  const auto& j = metadata["inference"];
+  s.temperature = j.value("temperature", 1.0);
+  s.tta = j.value("tta", false);
+  s.tta_temperature = j.value("tta_temperature", 0.0);
+  return s;
+}
+
 void save_model(const std::string& path, const NetworkSpec& spec, nlohmann::json metadata, Classifier& network) {
   metadata["network"] = spec_to_json(spec);
   save_model_file(path, metadata, state_dict_of(*network));
@@ -71,6 +81,7 @@ SavedModel load_model(const std::string& path) {
   if (!file.metadata.contains("network")) throw Error(path + ": model file has no network description");
   m.spec = spec_from_json(file.metadata["network"], path);
   m.metadata = std::move(file.metadata);
+  m.inference = inference_from_metadata(m.metadata);
   try {
     m.network = build_network(m.spec);
     load_state_dict(*m.network, file.weights, path);

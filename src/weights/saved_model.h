@@ -29,8 +29,22 @@ NetworkSpec spec_from_json(const nlohmann::json& j, const std::string& source);
 // for "flatten" pooling).
 Classifier build_network(NetworkSpec& spec);
 
+// How probabilities are computed at inference, fitted on validation after training (train/calibrate.h),
+// under metadata["inference"]: softmax(logits / temperature), and whether test-time augmentation
+// (train/tta.h) is the default. A model file without it (older imagefit, or --calibrate none with
+// --tta off) means T = 1 and no TTA.
+struct InferenceSettings {
+  double temperature = 1.0;
+  bool tta = false;
+  double tta_temperature = 0;  // fitted on the TTA views' averaged probabilities; 0: none fitted (then temperature)
+  double temperature_for(bool with_tta) const { return with_tta && tta_temperature > 0 ? tta_temperature : temperature; }
+};
+// Reads metadata["inference"] (checked by load_model_file: temperatures within kMin/kMaxModelTemperature).
+InferenceSettings inference_from_metadata(const nlohmann::json& metadata);
+
 struct SavedModel {
   NetworkSpec spec;
+  InferenceSettings inference;
   nlohmann::json metadata;  // whole metadata (spec under "network", plus training summary etc.)
   Classifier network{nullptr};
 };

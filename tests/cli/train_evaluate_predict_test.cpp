@@ -101,7 +101,7 @@ void check_ReportHasPicturesAndAPage() {
   auto r = run_command(bin() + " evaluate " + q(t.model) + " " + q(t.data) + " --report " + q(report) + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = last_json(r.output);
-  EXPECT_EQ(j["report"].size(), 4u) << j.dump();  // confusion, mistakes, curves, report.html
+  EXPECT_EQ(j["report"].size(), 5u) << j.dump();  // confusion, mistakes, curves, reliability, report.html
   // Real pictures of a sensible size (the drawing itself is tested in tests/report).
   for (const char* name : {"confusion.png", "curves.png", "mistakes.png"}) {
     cv::Mat png = cv::imread((report / name).string());

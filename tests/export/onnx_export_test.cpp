@@ -275,6 +275,27 @@ TEST(OnnxExport, ExportModelWritesTheFileFromAModelFile) {
   EXPECT_EQ(files, 1);
 }
 
+// A calibrated model's probabilities are softmax(logits / T) in the exported graph, as imagefit
+// shows them; the logits output stays the network's own.
+TEST(OnnxExport, ProbabilitiesAreAtTheModelsTemperature) {
+  TempDir dir;
+  TestModel m = make_model("simple-cnn", 64);
+  const std::string model_path = (dir.path() / "m.imagefit").string();
+  save_model(model_path, m.spec, {{"inference", {{"temperature", 2.5}}}}, m.net);
+  ExportOptions options;
+  options.outputs = ExportOutputs::Both;
+  const std::string out = (dir.path() / "m.onnx").string();
+  export_model(model_path, out, options);
+  const auto images = test::test_images(64);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = test::normalized_batch(images, m.spec.normalization);
+  const torch::Tensor logits = m.net->forward(x);
+  const auto got = test::run_opencv(read_file(out), x, {"probabilities", "logits"});
+  EXPECT_LE(max_abs_diff(got.at(0), torch::softmax(logits / 2.5, 1)), kTolerance);
+  EXPECT_GT(max_abs_diff(got.at(0), torch::softmax(logits, 1)), 1e-3) << "T = 2.5 should change the probabilities";
+  EXPECT_LE(max_abs_diff(got.at(1), logits), 1e-4 * std::max(1.0, logits.abs().max().item<double>()));
+}
+
 TEST(OnnxExport, PythonOnnxCheckerAcceptsTheFile) {
   const auto probe = test::run_command("/usr/bin/python3 -c 'import onnx' 2>&1");
   if (probe.exit_code != 0)

@@ -89,6 +89,31 @@ TEST(TorchScriptExport, ParametersNamesMetadataAndNormalization) {
   EXPECT_LE(max_abs_diff(got, expected_probs), 1e-5);
 }
 
+// export_model takes the model file's temperature: probabilities softmax(logits / T), logits as they are.
+TEST(TorchScriptExport, ProbabilitiesAreAtTheModelsTemperature) {
+  TempDir dir;
+  TestModel m = make_model("simple-cnn", 64);
+  const std::string model_path = (dir.path() / "m.imagefit").string();
+  save_model(model_path, m.spec, {{"inference", {{"temperature", 0.4}}}}, m.net);
+  ExportOptions options;
+  options.format = ExportFormat::TorchScript;
+  options.outputs = ExportOutputs::Both;
+  const std::string out = (dir.path() / "m.pt").string();
+  export_model(model_path, out, options);
+  torch::jit::ExtraFilesMap extra{{"imagefit.json", ""}};
+  torch::jit::Module script = torch::jit::load(out, torch::kCPU, extra);
+  script.eval();
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(extra["imagefit.json"])["temperature"].get<double>(), 0.4);
+  const auto images = test::test_images(64);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = test::normalized_batch(images, m.spec.normalization);
+  const torch::Tensor logits = m.net->forward(x);
+  const auto result = script.forward({x}).toTuple();
+  EXPECT_LE(max_abs_diff(result->elements()[0].toTensor(), torch::softmax(logits / 0.4, 1)), 1e-5);
+  EXPECT_GT(max_abs_diff(result->elements()[0].toTensor(), torch::softmax(logits, 1)), 1e-3);
+  EXPECT_LE(max_abs_diff(result->elements()[1].toTensor(), logits), 1e-5 * std::max(1.0, logits.abs().max().item<double>()));
+}
+
 TEST(TorchScriptExport, PythonTorchLoadsTheFile) {
   const auto probe = test::run_command("/usr/bin/python3 -c 'import torch' 2>&1");
   if (probe.exit_code != 0) GTEST_SKIP() << "skipped: /usr/bin/python3 has no torch to load the file with";
