@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <cstdlib>
 
 #include "core/parallel.h"
 #include "models/input_tensor.h"
@@ -10,9 +9,7 @@
 namespace imagefit {
 
 BatchLoader::BatchLoader(const ImageCache& cache, Normalization norm, SampleTransform transform, LoaderOptions options)
-    : cache_(cache), norm_(norm), transform_(std::move(transform)), options_(options) {
-  if (const char* t = std::getenv("IMAGEFIT_LOADER_THREADS_EXPERIMENT")) options_.threads = std::atoi(t);  // TEMP
-}
+    : cache_(cache), norm_(norm), transform_(std::move(transform)), options_(options) {}
 
 BatchLoader::~BatchLoader() { stop(); }
 
