@@ -410,11 +410,16 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
   if (run.was_interrupted && fs::exists(resume_file) && opt.progress) {
     std::fprintf(stderr, "interrupted: %zu epoch%s saved in %s; run the same command with --resume to continue\n",
                  run.state.history.size(), run.state.history.size() == 1 ? "" : "s", resume_file.c_str());
-  } else if (!run.was_interrupted && (!dist || dist->is_main())) {
-    std::error_code ec;
-    fs::remove(resume_file, ec);  // finished (or diverged, which a resume would repeat)
   }
+  // Finished (or diverged, which a resume would repeat): the checkpoint goes once the model file is
+  // final, so a kill before that leaves a run that --resume completes.
+  auto remove_checkpoint = [&] {
+    if (run.was_interrupted || (dist && !dist->is_main())) return;
+    std::error_code ec;
+    fs::remove(resume_file, ec);
+  };
   if (run.state.history.empty()) {
+    remove_checkpoint();
     if (run.diverged) throw Error(run.state.stop_reason + "; no model written");
     throw Error("training stopped before the first epoch finished; no model written");
   }
@@ -473,6 +478,7 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
   // The whole history (not only up to the best epoch) travels in the model, for reports.
   best.metadata["training"]["history"] = history_to_csv(h);
   save_model(opt.output, best.spec, best.metadata, best.network);
+  remove_checkpoint();
   return summary;
 }
 

@@ -96,6 +96,7 @@ void expect_resume_equals_uninterrupted(const std::string& args, int kills) {
   const fs::path checkpoint = dir / "run.imagefit.resume";
   std::mt19937 rng(std::random_device{}());
   bool first = true;
+  bool finished = false;  // a kill came after the run had written its model and removed its checkpoint
   int killed = 0;
   for (int k = 0; k < kills; ++k) {
     const std::string cmd = base + " -o " + q(model) + (first ? "" : " --resume");
@@ -112,13 +113,24 @@ void expect_resume_equals_uninterrupted(const std::string& args, int kills) {
     if (waitpid(pid, &status, WNOHANG) == pid) break;  // it finished first: nothing to kill
     kill(-pid, SIGKILL);
     waitpid(pid, &status, 0);
+    if (!fs::exists(checkpoint) && fs::exists(model)) {
+      // Killed between the end of the work (the final model written, then the checkpoint removed)
+      // and the exit: the run was over and `--resume` rightly says there is nothing to continue.
+      auto nothing = run_command(base + " -o " + q(model) + " --resume");
+      EXPECT_EQ(nothing.exit_code, 2) << nothing.output;
+      EXPECT_NE(nothing.output.find("the run finished"), std::string::npos) << nothing.output;
+      std::printf("run %d had finished when killed %d ms after its first checkpoint\n", k, delay_ms);
+      finished = true;
+      break;
+    }
     std::printf("killed run %d %d ms after its first checkpoint\n", k, delay_ms);
     ++killed;
     first = false;
   }
-  auto done = run_command(base + " -o " + q(model) + (killed ? " --resume" : " --force"));
+  // A run that had finished is repeated whole (its result is the uninterrupted run's too).
+  auto done = run_command(base + " -o " + q(model) + (killed && !finished ? " --resume" : " --force"));
   ASSERT_EQ(done.exit_code, 0) << done.output;
-  if (killed) EXPECT_NE(done.output.find("resuming from"), std::string::npos) << done.output;
+  if (killed && !finished) EXPECT_NE(done.output.find("resuming from"), std::string::npos) << done.output;
   const auto got = last_json(done.output);
   // Exactly the uninterrupted run's result: the same epochs, losses and kept epoch.
   EXPECT_EQ(got["best_epoch"], want["best_epoch"]);
