@@ -390,6 +390,7 @@ nlohmann::json train_model(const TrainOptions& options, const std::function<bool
         if (opt.progress) std::fprintf(stderr, "strategy auto: %s: %s\n", d.why.c_str(), d.fine_tune ? "fine-tune" : "feature-extract");
         metadata["training"]["auto_decision"] = d.why;
         if (!d.fine_tune) {
+          run.activations.reset();  // the probe's kept activations: no fine-tuning to use them
           run.state.callbacks.pop_back();
           break;
         }
